@@ -1,0 +1,1 @@
+"""streamrec: real-time personalization on Apache Flink."""

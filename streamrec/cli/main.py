@@ -1,0 +1,18 @@
+"""The ``streamrec`` command: one group per noun, each in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from streamrec.cli.demo import demo
+from streamrec.cli.stack import stack
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="streamrec")
+def cli() -> None:
+    """Real-time personalization on Apache Flink."""
+
+
+cli.add_command(stack)
+cli.add_command(demo)

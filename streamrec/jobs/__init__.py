@@ -1,0 +1,1 @@
+"""Flink job entry points: thin scripts that build a pipeline from a config."""

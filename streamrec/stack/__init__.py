@@ -1,0 +1,1 @@
+"""The local stack: real Kafka, Cassandra, Flink and MLflow servers on loopback."""

@@ -1,0 +1,212 @@
+"""Apache Flink standalone cluster (JobManager + TaskManager) from the PyFlink wheel.
+
+The scripts ship in ``apache-flink`` (``pyflink/bin``) and the jars in
+``apache-flink-libraries`` (``pyflink/lib``). Nothing is written into
+site-packages: the launcher assembles its own lib directory (symlinks to the
+wheel's jars plus the Kafka connector) and config directory under the data dir
+and points ``FLINK_LIB_DIR``/``FLINK_CONF_DIR``/``FLINK_LOG_DIR``/``FLINK_PID_DIR``
+at them. JobManager and TaskManager run with ``start-foreground`` so that the
+pid we spawn is the JVM itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamrec.stack import toolchain
+from streamrec.stack.config import HOST, StackConfig
+from streamrec.stack.errors import MissingToolError
+from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
+
+
+def pyflink_home() -> Path:
+    import pyflink
+
+    return Path(pyflink.__file__).parent
+
+
+def repo_flink_conf() -> Path:
+    """The project's ``flink-conf/config.yaml`` (override: ``STREAMREC_FLINK_CONF``)."""
+    override = os.environ.get("STREAMREC_FLINK_CONF")
+    path = (
+        Path(override)
+        if override
+        else Path(__file__).resolve().parents[3] / "flink-conf" / "config.yaml"
+    )
+    if not path.exists():
+        raise MissingToolError(
+            f"Flink settings not found at {path}: run from a streamrec checkout or set "
+            "STREAMREC_FLINK_CONF to the config.yaml to use"
+        )
+    return path
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested YAML maps to Flink's dotted keys (``a: {b: 1}`` -> ``a.b: 1``)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+class FlinkService(Service):
+    name = "flink"
+    process_names = ("flink-jobmanager", "flink-taskmanager")
+    startup_timeout_s = 120.0
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.home / "lib"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.config.log_dir / "flink"
+
+    def ports(self) -> list[PortSpec]:
+        return [
+            PortSpec(
+                self.config.flink_rest_port,
+                "Flink REST API / web dashboard",
+                "--flink-rest-port",
+                "STREAMREC_FLINK_REST_PORT",
+            ),
+            PortSpec(
+                self.config.flink_rpc_port,
+                "Flink JobManager RPC",
+                "--flink-rpc-port",
+                "STREAMREC_FLINK_RPC_PORT",
+            ),
+        ]
+
+    def settings(self) -> dict[str, Any]:
+        """The effective Flink configuration: repo settings plus machine-specific values."""
+        packaged = flatten(yaml.safe_load((pyflink_home() / "conf" / "config.yaml").read_text()))
+        ours = flatten(yaml.safe_load(repo_flink_conf().read_text()) or {})
+        c = self.config
+        python = sys.executable
+        machine = {
+            "env.java.opts.all": packaged["env.java.opts.all"],
+            "jobmanager.bind-host": HOST,
+            "jobmanager.rpc.address": HOST,
+            "jobmanager.rpc.port": c.flink_rpc_port,
+            "taskmanager.bind-host": HOST,
+            "taskmanager.host": HOST,
+            "rest.address": HOST,
+            "rest.bind-address": HOST,
+            "rest.port": c.flink_rest_port,
+            "execution.checkpointing.dir": f"file://{self.home / 'checkpoints'}",
+            "execution.checkpointing.savepoint-dir": f"file://{self.home / 'savepoints'}",
+            "io.tmp.dirs": str(self.home / "tmp"),
+            "blob.storage.directory": str(self.home / "blobs"),
+            "web.upload.dir": str(self.home / "web-upload"),
+            # Workers and the job client use the virtualenv that has streamrec.
+            "python.executable": python,
+            "python.client.executable": python,
+        }
+        return {**ours, **machine}
+
+    def prepare(self) -> None:
+        toolchain.resolve(self.config.jars_dir, "flink-connectors")
+        for sub in (
+            "conf",
+            "lib",
+            "checkpoints",
+            "savepoints",
+            "tmp",
+            "blobs",
+            "web-upload",
+            "pids",
+        ):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        self._link_jars()
+        packaged_conf = pyflink_home() / "conf"
+        for name in (
+            "log4j-console.properties",
+            "log4j-cli.properties",
+            "log4j.properties",
+            "logback-console.xml",
+        ):
+            shutil.copyfile(packaged_conf / name, self.conf_dir / name)
+        (self.conf_dir / "config.yaml").write_text(
+            "# Rendered by `streamrec stack up` from flink-conf/config.yaml; edit that file.\n"
+            + yaml.safe_dump(self.settings(), sort_keys=True, width=10_000)
+        )
+
+    def _link_jars(self) -> None:
+        for old in self.lib_dir.iterdir():
+            old.unlink()
+        connectors = toolchain.jar_dir(self.config.jars_dir, "flink-connectors")
+        for jar in [*(pyflink_home() / "lib").glob("*.jar"), *connectors.glob("*.jar")]:
+            (self.lib_dir / jar.name).symlink_to(jar)
+
+    def env(self) -> dict[str, str]:
+        """Environment for the cluster scripts and for ``bin/flink`` clients."""
+        env = dict(os.environ)
+        venv_bin = str(Path(sys.executable).parent)
+        env.update(
+            FLINK_CONF_DIR=str(self.conf_dir),
+            FLINK_LIB_DIR=str(self.lib_dir),
+            FLINK_LOG_DIR=str(self.log_dir),
+            FLINK_PID_DIR=str(self.home / "pids"),
+            # Thread mode loads pemja from the interpreter found on PATH.
+            PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
+        )
+        java = toolchain.require_java()
+        env.setdefault("JAVA_HOME", str(Path(java).resolve().parents[1]))
+        return env
+
+    def processes(self) -> list[ProcessSpec]:
+        bin_dir = pyflink_home() / "bin"
+        env = self.env()
+        return [
+            ProcessSpec(
+                name="flink-jobmanager",
+                args=["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
+                log_file=self.log_dir / "jobmanager.out",
+                env=env,
+            ),
+            ProcessSpec(
+                name="flink-taskmanager",
+                args=["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+                log_file=self.log_dir / "taskmanager.out",
+                env=env,
+            ),
+        ]
+
+    def log_files(self) -> list[Path]:
+        return [self.log_dir / "jobmanager.out", self.log_dir / "taskmanager.out"]
+
+    def is_healthy(self) -> bool:
+        import requests
+
+        try:
+            overview = requests.get(f"{self.config.flink_rest_url}/overview", timeout=2).json()
+        except (requests.RequestException, ValueError):
+            return False
+        return int(overview.get("taskmanagers", 0)) >= 1
+
+    def address(self) -> str:
+        return f"{self.config.flink_rest_url} (dashboard)"
+
+
+def flink_binary() -> Path:
+    return pyflink_home() / "bin" / "flink"
+
+
+def flink_client_env(config: StackConfig) -> dict[str, str]:
+    """Environment for ``bin/flink`` against this stack (same lib and conf dirs)."""
+    return FlinkService(config).env()

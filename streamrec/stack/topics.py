@@ -1,0 +1,64 @@
+"""The Kafka topics the job reads and writes, created idempotently by ``stack up``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streamrec.stack.errors import StackError
+
+# Model packages can be several MiB; the broker allows 64 MiB per message and
+# this topic opts in to it (publishers may still chunk).
+MODELS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def stack_topics(partitions: int) -> list[TopicSpec]:
+    """Topics of DESIGN.md: models and rules are compacted (latest per key wins)."""
+    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+    return [
+        TopicSpec("events", partitions),
+        TopicSpec("recommendations", partitions),
+        TopicSpec("events.dlq", 1),
+        TopicSpec(
+            "models",
+            1,
+            {**compacted, "max.message.bytes": str(MODELS_MAX_MESSAGE_BYTES)},
+        ),
+        TopicSpec("rules", 1, dict(compacted)),
+    ]
+
+
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    # log_level 3: errors only; librdkafka otherwise prints notices on close.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(s.name, s.partitions, 1, config=s.config) for s in missing],
+        operation_timeout=timeout_s,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise StackError(f"kafka: could not create topic {name!r}: {exc}") from exc
+    return created
+
+
+def create_stack_topics(bootstrap: str, partitions: int) -> list[str]:
+    return ensure_topics(bootstrap, stack_topics(partitions))

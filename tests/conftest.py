@@ -1,0 +1,18 @@
+"""Shared pytest setup: tests under tests/integration/ are marked ``integration``.
+
+Run the fast unit tests alone with ``pytest -m "not integration"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
