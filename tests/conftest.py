@@ -12,7 +12,13 @@ import pytest
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
+def is_integration(item: pytest.Item) -> bool:
+    return INTEGRATION_DIR in Path(str(item.fspath)).parents
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if INTEGRATION_DIR in Path(str(item.fspath)).parents:
+        if is_integration(item):
             item.add_marker(pytest.mark.integration)
+    # Fast unit tests first: a broken unit fails the run before the stack boots.
+    items.sort(key=is_integration)
