@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from streamrec.cli.demo import demo
+from streamrec.cli.model import model
 from streamrec.cli.stack import stack
 
 
@@ -15,4 +16,5 @@ def cli() -> None:
 
 
 cli.add_command(stack)
+cli.add_command(model)
 cli.add_command(demo)

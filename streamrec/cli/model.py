@@ -1,0 +1,329 @@
+"""``streamrec model``: generate data, train, promote, publish, roll back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from streamrec.cli.errors import user_errors
+from streamrec.cli.stack import build_config
+from streamrec.stack.config import StackConfig
+
+model_name_option = click.option(
+    "--model-name",
+    default="streamrec",
+    show_default=True,
+    help="Registered model name (also the Kafka key prefix).",
+)
+
+
+def _local_stack() -> StackConfig:
+    """The stack ``streamrec stack up`` recorded in $STREAMREC_HOME (or its defaults)."""
+    return build_config(None)
+
+
+tracking_option = click.option(
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    default=lambda: _local_stack().mlflow_url,
+    show_default="the local stack's MLflow server",
+    help="MLflow tracking URI (env MLFLOW_TRACKING_URI).",
+)
+bootstrap_option = click.option(
+    "--bootstrap-servers",
+    envvar="KAFKA_BOOTSTRAP_SERVERS",
+    default=lambda: _local_stack().kafka_bootstrap,
+    show_default="the local stack's Kafka",
+    help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS).",
+)
+
+
+@click.group("model")
+def model() -> None:
+    """Train, register, promote and publish recommendation models."""
+
+
+@model.command()
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--users", default=3000, show_default=True)
+@click.option("--items", default=2000, show_default=True)
+@click.option("--days", default=28, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--malformed-share", default=0.0, show_default=True, help="Share of malformed records."
+)
+@click.option(
+    "--bootstrap-servers",
+    envvar="KAFKA_BOOTSTRAP_SERVERS",
+    default=None,
+    help="Also produce the events to Kafka.",
+)
+@click.option("--topic", default="events", show_default=True)
+@click.option(
+    "--rate", type=float, default=None, help="Records per second to Kafka (default: max)."
+)
+@user_errors
+def generate(
+    out_dir: Path,
+    users: int,
+    items: int,
+    days: int,
+    seed: int,
+    malformed_share: float,
+    bootstrap_servers: str | None,
+    topic: str,
+    rate: float | None,
+) -> None:
+    """Generate a synthetic event stream: OUT_DIR/events.jsonl and OUT_DIR/items.csv."""
+    from streamrec.model_registry import synthetic
+    from streamrec.model_registry.replay import records_from_jsonl, replay
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = synthetic.SyntheticConfig(
+        seed=seed, n_users=users, n_items=items, days=days, malformed_share=malformed_share
+    )
+    data = synthetic.generate(cfg)
+    count = synthetic.write_jsonl(data, out_dir / "events.jsonl", out_dir / "items.csv")
+    click.echo(
+        f"wrote {count} records ({len(data.malformed)} malformed) to {out_dir / 'events.jsonl'}"
+    )
+    if bootstrap_servers:
+        replay(
+            records_from_jsonl(out_dir / "events.jsonl"), bootstrap_servers, topic, rate, click.echo
+        )
+
+
+@model.command()
+@model_name_option
+@tracking_option
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSONL events (from `model generate`).",
+)
+@click.option(
+    "--items",
+    "items_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Catalogue CSV item_id,category for --events or --csv.",
+)
+@click.option(
+    "--movielens",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="MovieLens u.data file.",
+)
+@click.option(
+    "--movielens-items",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="MovieLens u.item file (genres become categories).",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Generic CSV of interactions; see --csv-map.",
+)
+@click.option(
+    "--csv-map",
+    default="",
+    help="Column mapping, e.g. user=uid,item=sku,ts=time,rating=stars,ts_unit=s",
+)
+@click.option("--seed", default=7, show_default=True, help="Seed when generating data.")
+@click.option("--epochs", default=4, show_default=True)
+@click.option("--embedding-dim", default=64, show_default=True)
+@click.option("--no-ranker", is_flag=True, help="Package retrieval only.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the package here."
+)
+@user_errors
+def train(
+    model_name: str,
+    tracking_uri: str,
+    events_path: Path | None,
+    items_path: Path | None,
+    movielens: Path | None,
+    movielens_items: Path | None,
+    csv_path: Path | None,
+    csv_map: str,
+    seed: int,
+    epochs: int,
+    embedding_dim: int,
+    no_ranker: bool,
+    out: Path | None,
+) -> None:
+    """Train on generated data (default) or a real log; register a version as challenger."""
+    from streamrec.model_registry import loaders
+    from streamrec.model_registry.mlflow_registry import MlflowRegistry
+    from streamrec.model_registry.package import build_package
+    from streamrec.model_registry.train import TrainConfig
+    from streamrec.model_registry.train import train as run_training
+
+    sources = [p for p in (events_path, movielens, csv_path) if p is not None]
+    if len(sources) > 1:
+        raise click.ClickException("give at most one of --events, --movielens, --csv")
+    categories: dict[str, str] = loaders.load_items_csv(items_path) if items_path else {}
+    if movielens:
+        events = loaders.load_movielens(movielens)
+        categories = (
+            loaders.load_movielens_items(movielens_items) if movielens_items else categories
+        )
+    elif csv_path:
+        events = loaders.load_csv(csv_path, _csv_mapping(csv_map))
+    elif events_path:
+        events, rejected = loaders.load_jsonl(events_path)
+        if rejected:
+            click.echo(f"skipped invalid records: {dict(rejected)}")
+    else:
+        from streamrec.model_registry import synthetic
+
+        data = synthetic.generate(synthetic.SyntheticConfig(seed=seed))
+        events, categories = data.events, data.item_categories
+    click.echo(f"training on {len(events)} events")
+    config = TrainConfig(epochs=epochs, embedding_dim=embedding_dim, use_ranker=not no_ranker)
+    started = time.perf_counter()
+    result = run_training(events, categories, config)
+    metrics = {**result.metrics, **result.timings, "train_total_s": time.perf_counter() - started}
+    registry = MlflowRegistry(tracking_uri, model_name)
+    packages: dict[str, bytes] = {}
+
+    def package_for(version: str) -> bytes:
+        packages[version] = build_package(result.artifacts, model_name, version, result.metrics)
+        return packages[version]
+
+    params = {k: v for k, v in result.artifacts.params.items() if k != "train_loss"}
+    registered = registry.log_and_register(params, metrics, package_for)
+    package = packages[registered.version]
+    metrics["package_bytes"] = float(len(package))
+    if out:
+        out.write_bytes(package)
+    keys = ("recall_at_20", "pop_recall_at_20", "recall_at_20_lift", "ndcg_at_20")
+    click.echo(" ".join(f"{k}={result.metrics.get(k, float('nan')):.4f}" for k in keys))
+    click.echo(
+        f"registered {model_name} version {registered.version} (run {registered.run_id}) "
+        f"as challenger; package {len(package)} bytes"
+    )
+
+
+@model.command()
+@model_name_option
+@tracking_option
+@click.option(
+    "--version", "ref", default="challenger", show_default=True, help="Version number or alias."
+)
+@click.option(
+    "--margin", default=0.05, show_default=True, help="Allowed relative metric drop vs champion."
+)
+@click.option("--force", is_flag=True, help="Promote even if validation fails.")
+@user_errors
+def promote(model_name: str, tracking_uri: str, ref: str, margin: float, force: bool) -> None:
+    """Make a version the champion after checking its feature spec and metrics."""
+    from streamrec.model_registry.mlflow_registry import CHAMPION, MlflowRegistry
+    from streamrec.model_registry.package import read_manifest
+    from streamrec.model_registry.promotion import promotion_problems
+    from streamrec.state.features import default_spec
+
+    registry = MlflowRegistry(tracking_uri, model_name)
+    version = registry.resolve(ref)
+    candidate = read_manifest(registry.package_bytes(version))
+    champion_version = registry.alias_version(CHAMPION)
+    champion = None
+    if champion_version is not None and champion_version != version:
+        champion = read_manifest(registry.package_bytes(champion_version))
+    problems = promotion_problems(candidate, champion, default_spec(), margin)
+    if problems and not force:
+        raise click.ClickException(
+            "refusing to promote: " + "; ".join(problems) + " (use --force to override)"
+        )
+    for p in problems:
+        click.echo(f"warning (forced): {p}")
+    previous = registry.set_champion(version)
+    click.echo(f"{model_name} version {version} is champion (was {previous or 'none'})")
+
+
+@model.command()
+@model_name_option
+@tracking_option
+@bootstrap_option
+@click.option(
+    "--version", "ref", default="champion", show_default=True, help="Version number or alias."
+)
+@click.option("--topic", default="models", show_default=True)
+@click.option("--max-chunk-bytes", default=900 * 1024, show_default=True)
+@user_errors
+def publish(
+    model_name: str,
+    tracking_uri: str,
+    bootstrap_servers: str,
+    ref: str,
+    topic: str,
+    max_chunk_bytes: int,
+) -> None:
+    """Publish a registered version's package to the models topic."""
+    _publish(model_name, tracking_uri, bootstrap_servers, ref, topic, max_chunk_bytes)
+
+
+@model.command()
+@model_name_option
+@tracking_option
+@bootstrap_option
+@click.option(
+    "--to", "ref", default=None, help="Version to restore (default: the previous champion)."
+)
+@click.option("--topic", default="models", show_default=True)
+@user_errors
+def rollback(
+    model_name: str, tracking_uri: str, bootstrap_servers: str, ref: str | None, topic: str
+) -> None:
+    """Make an earlier version champion again and re-publish it."""
+    from streamrec.model_registry.mlflow_registry import MlflowRegistry
+
+    registry = MlflowRegistry(tracking_uri, model_name)
+    target = ref or registry.previous_champion()
+    if target is None:
+        raise click.ClickException(
+            f"{model_name} has no previous champion; name one with --to VERSION"
+        )
+    version = registry.resolve(target)
+    _publish(model_name, tracking_uri, bootstrap_servers, version, topic, 900 * 1024)
+    registry.set_champion(version)
+    click.echo(f"rolled back {model_name} to version {version}")
+
+
+def _publish(
+    model_name: str, tracking_uri: str, bootstrap: str, ref: str, topic: str, max_chunk: int
+) -> None:
+    from streamrec.model_registry.mlflow_registry import MlflowRegistry
+    from streamrec.model_registry.package import load_package, package_sha256
+    from streamrec.model_registry.publisher import publish_package
+    from streamrec.state.features import default_spec
+
+    registry = MlflowRegistry(tracking_uri, model_name)
+    version = registry.resolve(ref)
+    package = registry.package_bytes(version)
+    # Refuse to publish what the job would reject.
+    load_package(package, default_spec())
+    chunks = publish_package(package, bootstrap, topic, max_chunk)
+    registry.tag_version(version, "published_ms", str(int(time.time() * 1000)))
+    click.echo(
+        f"published {model_name} version {version} to {topic}: {len(package)} bytes in "
+        f"{chunks} chunk(s), sha256 {package_sha256(package)[:16]}"
+    )
+
+
+def _csv_mapping(spec: str) -> Any:
+    from streamrec.model_registry.loaders import CsvMapping
+
+    fields = {"user", "item", "ts", "type", "rating", "ts_unit", "default_type"}
+    pairs: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key not in fields:
+            raise click.ClickException(
+                f"--csv-map entry {part!r}: expected KEY=COLUMN with KEY in {sorted(fields)}"
+            )
+        pairs[key] = value
+    return CsvMapping(**pairs)

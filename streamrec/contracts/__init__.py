@@ -1,0 +1,1 @@
+"""Frozen dataclasses exchanged at streamrec's boundaries (Kafka topics, files)."""

@@ -1,0 +1,1 @@
+"""Offline side: data, training, evaluation, MLflow registry, model packages, publishing."""

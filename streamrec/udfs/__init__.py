@@ -1,0 +1,1 @@
+"""Scoring stages shared by offline evaluation and the streaming job."""

@@ -1,0 +1,114 @@
+"""The one scoring path: a batch of UserFeatures in, top-K items with scores out.
+
+retrieve (user tower x item embeddings) -> filter (seen, rules) -> rank (ranker)
+-> order (overlays, diversity, top-K). Offline evaluation and the streaming job both
+call ``score_batch``; nothing else scores.
+
+Measured on 2 cores, a batch of 64 users, k=20, 220 candidates each, with ranker:
+2K items 30 ms (brute force); 100K items 247 ms brute force vs 135 ms HNSW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streamrec.model_registry.package import LoadedModel
+from streamrec.state.features import RECENT_ITEMS_CAP, UserFeatures
+from streamrec.udfs.filters import ItemRules, allowed_items, keep_mask
+from streamrec.udfs.ordering import ScoreOverlay, order, overlay_vector
+from streamrec.udfs.ranking import rank
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    k: int = 20
+    """Items returned per user."""
+    num_candidates: int = 200
+    """Items retrieved per user before filtering and ranking."""
+    backend: str = "auto"
+    """Retrieval backend: auto, brute or hnsw (see udfs.retrieval)."""
+    rules: ItemRules | None = None
+    overlay: ScoreOverlay | None = None
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    item_id: str
+    score: float
+
+
+@dataclass
+class BatchResult:
+    recommendations: list[list[ScoredItem]]
+    """Per input row, best first."""
+    candidates_after: dict[str, int] = field(default_factory=dict)
+    """Total candidates left after each stage, for the job's metrics."""
+
+
+def score_batch(
+    model: LoadedModel, batch: Sequence[UserFeatures], config: ScoringConfig
+) -> BatchResult:
+    """Score a batch of users with one model version. Pure given (model, batch, config)."""
+    if not batch:
+        return BatchResult([], {})
+    arrays = model.vectorizer.transform(batch)
+    user_vecs = embed_users(model.user_tower, arrays)
+    # Seen items are filtered after retrieval, so fetch enough to still have num_candidates.
+    wanted = min(config.num_candidates + RECENT_ITEMS_CAP, len(model.item_ids))
+    candidates, retrieval_scores = model.retriever(config.backend).search(user_vecs, wanted)
+    stages = {"retrieved": int((candidates >= 0).sum())}
+
+    allowed = _cached(
+        model,
+        ("allowed", config.rules),
+        lambda: allowed_items(
+            model.item_ids, model.item_categories, model.vectorizer.categories, config.rules
+        ),
+    )
+    keep = keep_mask(candidates, arrays["recent_items"], allowed, config.rules)
+    stages["filtered"] = int(keep.sum())
+
+    scores = rank(
+        model.ranker, arrays, candidates, retrieval_scores, model.item_categories, model.item_dense
+    )
+    max_per_category = None
+    if config.overlay is not None:
+        boost = _cached(
+            model,
+            ("overlay", id(config.overlay)),
+            lambda: overlay_vector(
+                model.item_ids, model.item_categories, model.vectorizer.categories, config.overlay
+            ),
+        )
+        scores = scores + boost[np.maximum(candidates, 0)]
+        max_per_category = config.overlay.max_per_category
+    picked = order(candidates, scores, keep, config.k, model.item_categories, max_per_category)
+    ids = model.item_ids
+    recs = [[ScoredItem(ids[row], score) for row, score in user] for user in picked]
+    stages["returned"] = sum(len(r) for r in recs)
+    return BatchResult(recs, stages)
+
+
+def embed_users(user_tower: Any, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """User vectors float32 [B, D]. Rows are computed independently of batch composition
+    (Dense layers are per-row matmuls), which test_scoring checks for rankings."""
+    inputs = {
+        name: arrays[name]
+        for name in ("recent_items", "last_item", "category_affinity", "activity")
+    }
+    return np.asarray(user_tower(inputs, training=False), dtype=np.float32)
+
+
+def _cached(model: LoadedModel, key: tuple[Any, ...], build: Any) -> Any:
+    """Per-model cache for rule/overlay vectors; a new model version starts empty."""
+    if key[1] is None:
+        return None
+    cache = model.cache
+    ckey = f"{key[0]}:{id(key[1])}"
+    if ckey not in cache:
+        cache[ckey] = (key[1], build())  # keep a reference so id() stays unique
+    return cache[ckey][1]

@@ -1,0 +1,92 @@
+import click
+import pytest
+from click.testing import CliRunner
+
+from streamrec.cli.model import model
+from streamrec.state.features import default_spec as _real_spec
+
+
+@pytest.fixture()
+def movielens(tmp_path):
+    """A small MovieLens-layout log: 60 users x 12 ratings over 60 days, two tastes."""
+    lines = []
+    for u in range(60):
+        for n in range(12):
+            item = (u % 2) * 30 + (u * 7 + n * 3) % 30
+            lines.append(f"{u}\t{item}\t{1 + (u + n) % 5}\t{880000000 + (u * 12 + n) * 7200}")
+    path = tmp_path / "u.data"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_train_promote_rollback_publish_on_movielens(tmp_path, movielens, monkeypatch) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("streamrec", artifact_location=str(tmp_path / "artifacts"))
+    runner = CliRunner()
+    base = ["--tracking-uri", uri, "--model-name", "ml"]
+    for _ in range(2):
+        out = runner.invoke(
+            model,
+            [
+                "train",
+                *base,
+                "--movielens",
+                str(movielens),
+                "--epochs",
+                "1",
+                "--embedding-dim",
+                "8",
+            ],
+        )
+        assert out.exit_code == 0, out.output
+    assert "registered ml version 2" in out.output
+    assert runner.invoke(model, ["promote", *base, "--version", "1"]).exit_code == 0
+    # A job whose state uses another half-life cannot feed version 2.
+    from streamrec.state import features
+
+    monkeypatch.setattr(
+        features,
+        "default_spec",
+        lambda: features.FeatureSpec.from_dict(
+            {**features.FeatureSpec.to_dict(_real_spec()), "half_life_ms": 1}
+        ),
+    )
+    out = runner.invoke(model, ["promote", *base, "--version", "2"])
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "refusing to promote" in out.output and "half_life_ms" in out.output
+    out = runner.invoke(model, ["promote", *base, "--version", "2", "--force"])
+    assert out.exit_code == 0 and "warning (forced)" in out.output
+    monkeypatch.undo()
+
+    published = []
+    monkeypatch.setattr(
+        "streamrec.model_registry.publisher.publish_package",
+        lambda pkg, *a, **k: published.append(pkg) or 1,
+    )
+    out = runner.invoke(model, ["rollback", *base, "--bootstrap-servers", "k:9092"])
+    assert out.exit_code == 0, out.output
+    assert "rolled back ml to version 1" in out.output and len(published) == 1
+
+
+def test_user_mistake_is_one_line(tmp_path, movielens) -> None:
+    out = CliRunner().invoke(
+        model,
+        [
+            "train",
+            "--tracking-uri",
+            "sqlite:///x.db",
+            "--movielens",
+            str(movielens),
+            "--csv",
+            str(movielens),
+        ],
+    )
+    assert out.exit_code == 1 and out.output.strip().startswith("Error: give at most one")
+    assert (
+        isinstance(out.exception, SystemExit)
+        or out.exception is None
+        or isinstance(out.exception, click.ClickException)
+    )
