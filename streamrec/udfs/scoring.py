@@ -10,9 +10,9 @@ Measured on 2 cores, a batch of 64 users, k=20, 220 candidates each, with ranker
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from streamrec.state.features import RECENT_ITEMS_CAP, UserFeatures
 from streamrec.udfs.filters import ItemRules, allowed_items, keep_mask
 from streamrec.udfs.ordering import ScoreOverlay, order, overlay_vector
 from streamrec.udfs.ranking import rank
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,12 @@ def score_batch(
     candidates, retrieval_scores = model.retriever(config.backend).search(user_vecs, wanted)
     stages = {"retrieved": int((candidates >= 0).sum())}
 
-    allowed = _cached(
+    allowed = _per_model(
         model,
-        ("allowed", config.rules),
-        lambda: allowed_items(
-            model.item_ids, model.item_categories, model.vectorizer.categories, config.rules
+        "allowed",
+        config.rules,
+        lambda rules: allowed_items(
+            model.item_ids, model.item_categories, model.vectorizer.categories, rules
         ),
     )
     keep = keep_mask(candidates, arrays["recent_items"], allowed, config.rules)
@@ -77,11 +80,12 @@ def score_batch(
     )
     max_per_category = None
     if config.overlay is not None:
-        boost = _cached(
+        boost = _per_model(
             model,
-            ("overlay", id(config.overlay)),
-            lambda: overlay_vector(
-                model.item_ids, model.item_categories, model.vectorizer.categories, config.overlay
+            "overlay",
+            config.overlay,
+            lambda overlay: overlay_vector(
+                model.item_ids, model.item_categories, model.vectorizer.categories, overlay
             ),
         )
         scores = scores + boost[np.maximum(candidates, 0)]
@@ -103,12 +107,17 @@ def embed_users(user_tower: Any, arrays: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(user_tower(inputs, training=False), dtype=np.float32)
 
 
-def _cached(model: LoadedModel, key: tuple[Any, ...], build: Any) -> Any:
-    """Per-model cache for rule/overlay vectors; a new model version starts empty."""
-    if key[1] is None:
+def _per_model(
+    model: LoadedModel, stage: str, source: T | None, build: Callable[[T], np.ndarray]
+) -> np.ndarray | None:
+    """``build(source)`` once per (model version, rules/overlay object); None without a source.
+
+    Keyed by the object's id, with the object kept in the entry so the id cannot be
+    reused by another object while the entry lives; a new model version starts empty.
+    """
+    if source is None:
         return None
-    cache = model.cache
-    ckey = f"{key[0]}:{id(key[1])}"
-    if ckey not in cache:
-        cache[ckey] = (key[1], build())  # keep a reference so id() stays unique
-    return cache[ckey][1]
+    key = f"{stage}:{id(source)}"
+    if key not in model.cache:
+        model.cache[key] = (source, build(source))
+    return model.cache[key][1]

@@ -77,3 +77,20 @@ def test_scores_descend_and_empty_batch(model: LoadedModel, users: list[UserFeat
         scores = [s.score for s in r]
         assert scores == sorted(scores, reverse=True)
     assert score_batch(model, [], ScoringConfig()).recommendations == []
+
+
+def test_rules_and_overlay_vectors_are_built_once_per_model(
+    package_bytes: bytes, users: list[UserFeatures]
+) -> None:
+    """The job scores every batch with the same rules/overlay objects: no rebuild, no growth."""
+    fresh = load_package(package_bytes, default_spec())
+    config = ScoringConfig(
+        k=10,
+        rules=ItemRules(exclude_categories=frozenset({fresh.vectorizer.categories[0]})),
+        overlay=ScoreOverlay(category_boosts={fresh.vectorizer.categories[1]: 0.5}),
+    )
+    first = score_batch(fresh, users[:8], config).recommendations
+    entries = len(fresh.cache)
+    for _ in range(3):
+        assert score_batch(fresh, users[:8], config).recommendations == first
+    assert len(fresh.cache) == entries
