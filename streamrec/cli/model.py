@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import build_config
+from streamrec.model_registry.chunks import DEFAULT_MAX_CHUNK_BYTES
 from streamrec.stack.config import StackConfig
+
+if TYPE_CHECKING:
+    from streamrec.model_registry.mlflow_registry import MlflowRegistry
 
 model_name_option = click.option(
     "--model-name",
@@ -197,7 +201,6 @@ def train(
     params = {k: v for k, v in result.artifacts.params.items() if k != "train_loss"}
     registered = registry.log_and_register(params, metrics, package_for)
     package = packages[registered.version]
-    metrics["package_bytes"] = float(len(package))
     if out:
         out.write_bytes(package)
     keys = ("recall_at_20", "pop_recall_at_20", "recall_at_20_lift", "ndcg_at_20")
@@ -252,7 +255,7 @@ def promote(model_name: str, tracking_uri: str, ref: str, margin: float, force: 
     "--version", "ref", default="champion", show_default=True, help="Version number or alias."
 )
 @click.option("--topic", default="models", show_default=True)
-@click.option("--max-chunk-bytes", default=900 * 1024, show_default=True)
+@click.option("--max-chunk-bytes", default=DEFAULT_MAX_CHUNK_BYTES, show_default=True)
 @user_errors
 def publish(
     model_name: str,
@@ -263,7 +266,10 @@ def publish(
     max_chunk_bytes: int,
 ) -> None:
     """Publish a registered version's package to the models topic."""
-    _publish(model_name, tracking_uri, bootstrap_servers, ref, topic, max_chunk_bytes)
+    from streamrec.model_registry.mlflow_registry import MlflowRegistry
+
+    registry = MlflowRegistry(tracking_uri, model_name)
+    _publish(registry, registry.resolve(ref), bootstrap_servers, topic, max_chunk_bytes)
 
 
 @model.command()
@@ -288,21 +294,19 @@ def rollback(
             f"{model_name} has no previous champion; name one with --to VERSION"
         )
     version = registry.resolve(target)
-    _publish(model_name, tracking_uri, bootstrap_servers, version, topic, 900 * 1024)
+    _publish(registry, version, bootstrap_servers, topic, DEFAULT_MAX_CHUNK_BYTES)
     registry.set_champion(version)
     click.echo(f"rolled back {model_name} to version {version}")
 
 
 def _publish(
-    model_name: str, tracking_uri: str, bootstrap: str, ref: str, topic: str, max_chunk: int
+    registry: MlflowRegistry, version: str, bootstrap: str, topic: str, max_chunk: int
 ) -> None:
-    from streamrec.model_registry.mlflow_registry import MlflowRegistry
     from streamrec.model_registry.package import load_package, package_sha256
     from streamrec.model_registry.publisher import publish_package
     from streamrec.state.features import default_spec
 
-    registry = MlflowRegistry(tracking_uri, model_name)
-    version = registry.resolve(ref)
+    model_name = registry.model_name
     package = registry.package_bytes(version)
     # Refuse to publish what the job would reject.
     load_package(package, default_spec())

@@ -218,10 +218,10 @@ def load_package(
     embedding dimensions agree. ``expected_sha256`` (from chunk headers) checks the
     whole package first.
     """
-    if expected_sha256 is not None and package_sha256(package) != expected_sha256:
-        raise ChecksumMismatchError(
-            f"package sha256 is {package_sha256(package)}, expected {expected_sha256}"
-        )
+    if expected_sha256 is not None:
+        actual = package_sha256(package)
+        if actual != expected_sha256:
+            raise ChecksumMismatchError(f"package sha256 is {actual}, expected {expected_sha256}")
     with _open(package) as zf:
         manifest = _manifest(zf)
         where = f"model {manifest.model_name} version {manifest.version}"
