@@ -204,8 +204,9 @@ class Stack:
         """Stop the chosen services, newest layer first; return what happened to each."""
         chosen = select(names)
         outcome = {}
-        # Flink first: a running job should not watch Kafka disappear under it.
-        for name in ("mlflow", "flink", "cassandra", "kafka"):
+        # Reverse start order: Flink stops before Kafka, so a running job does not
+        # watch Kafka disappear under it.
+        for name in reversed(ALL_SERVICES):
             if name in chosen:
                 outcome[name] = self._stop_service(self.services[name])
         if len(chosen) == len(ALL_SERVICES):

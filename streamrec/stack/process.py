@@ -60,37 +60,35 @@ def environ_value(pid: int, name: str) -> str | None:
     return None
 
 
-def cmdline(pid: int) -> str:
+def live_stat(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` after the command name (state, ppid, pgrp, ...);
+    None if the process is gone or a zombie (a zombie holds nothing and is not running)."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace")
+        return None
+    fields_after_comm = stat.rsplit(")", 1)[1].split()
+    return None if fields_after_comm[0] == "Z" else fields_after_comm
+
+
+def all_pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
 def is_ours(record: ProcessRecord) -> bool:
     """Alive, not a zombie, and still the process we started."""
-    try:
-        stat = Path(f"/proc/{record.pid}/stat").read_text()
-    except OSError:
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state != "Z" and environ_value(record.pid, OWNER_ENV) == record.marker
+    return (
+        live_stat(record.pid) is not None and environ_value(record.pid, OWNER_ENV) == record.marker
+    )
 
 
 def group_members(pgid: int) -> list[int]:
     """Pids whose process group is ``pgid`` (the server and its children)."""
     members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields_after_comm = stat.rsplit(")", 1)[1].split()
-        if int(fields_after_comm[2]) == pgid and fields_after_comm[0] != "Z":
-            members.append(int(entry.name))
+    for pid in all_pids():
+        fields = live_stat(pid)
+        if fields is not None and int(fields[2]) == pgid:
+            members.append(pid)
     return members
 
 
@@ -179,13 +177,8 @@ def tail(path: Path, lines: int = 20) -> str:
 
 def owned_pids(marker: str) -> list[int]:
     """Every live process stamped with our data dir, including strays that left the group."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and environ_value(int(entry.name), OWNER_ENV) == marker:
-            try:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != "Z":
-                pids.append(int(entry.name))
-    return pids
+    return [
+        pid
+        for pid in all_pids()
+        if environ_value(pid, OWNER_ENV) == marker and live_stat(pid) is not None
+    ]

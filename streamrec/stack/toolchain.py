@@ -7,6 +7,7 @@ classpath (their logging stacks clash).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -34,7 +35,9 @@ def java_binary() -> str:
     return found
 
 
+@functools.cache
 def java_major_version(java: str) -> int:
+    """Runs ``java -version`` once per binary: every JVM service asks when it builds its command."""
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     if not match:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import Consumer, Producer
 
 from streamrec.stack.config import StackConfig
@@ -23,8 +25,6 @@ def read_committed(
     )
     consumer.subscribe([topic])
     values: list[bytes] = []
-    import time
-
     deadline = time.monotonic() + timeout_s
     reached_eof = False
     while time.monotonic() < deadline and not (reached_eof and len(values) >= expect_at_least):
