@@ -15,6 +15,9 @@ ITEMLESS_TYPES: frozenset[str] = frozenset({"request"})
 MAX_EVENT_BYTES = 64 * 1024
 # Clocks drift; an event more than a day ahead of the processing clock is rejected.
 MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000
+# Older than a year is a unit mix-up (seconds for ms) or a replay that needs its own path.
+# The job's --max-event-age-days overrides it, e.g. to replay a historical dataset.
+MAX_PAST_AGE_MS = 365 * 24 * 3600 * 1000
 _REQUIRED_STR = ("event_id", "user_id")
 
 
@@ -51,10 +54,13 @@ class Event:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Any, *, now_ms: int | None = None) -> Event:
+    def from_dict(
+        cls, data: Any, *, now_ms: int | None = None, max_age_ms: int = MAX_PAST_AGE_MS
+    ) -> Event:
         """Validate a decoded JSON object; raise InvalidEventError with a reason code.
 
-        ``now_ms`` enables the far-future check (the job passes its processing time).
+        ``now_ms`` enables the far-future and far-past checks (the job passes its
+        processing time); ``max_age_ms`` bounds how old an event may be.
         """
         if not isinstance(data, dict):
             raise InvalidEventError("wrong_type", f"expected a JSON object, got {_tname(data)}")
@@ -85,6 +91,10 @@ class Event:
             raise InvalidEventError(
                 "future_ts", f"ts {ts} is more than {MAX_FUTURE_SKEW_MS} ms after now ({now_ms})"
             )
+        if now_ms is not None and ts < now_ms - max_age_ms:
+            raise InvalidEventError(
+                "past_ts", f"ts {ts} is more than {max_age_ms} ms before now ({now_ms})"
+            )
         item_id = data.get("item_id")
         if etype not in ITEMLESS_TYPES and (item_id is None or item_id == ""):
             raise InvalidEventError(
@@ -102,7 +112,9 @@ class Event:
         return cls(data["event_id"], data["user_id"], item_id or None, etype, ts, context)
 
 
-def parse_event(raw: bytes | str, *, now_ms: int | None = None) -> Event:
+def parse_event(
+    raw: bytes | str, *, now_ms: int | None = None, max_age_ms: int = MAX_PAST_AGE_MS
+) -> Event:
     """Decode and validate one raw record (the job's edge and the DLQ path call this)."""
     size = len(raw)
     if size > MAX_EVENT_BYTES:
@@ -111,7 +123,7 @@ def parse_event(raw: bytes | str, *, now_ms: int | None = None) -> Event:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as ex:
         raise InvalidEventError("bad_json", f"not valid JSON: {ex}") from ex
-    return Event.from_dict(data, now_ms=now_ms)
+    return Event.from_dict(data, now_ms=now_ms, max_age_ms=max_age_ms)
 
 
 def _tname(value: Any) -> str:

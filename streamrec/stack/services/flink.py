@@ -150,7 +150,14 @@ class FlinkService(Service):
         for old in self.lib_dir.iterdir():
             old.unlink()
         connectors = toolchain.jar_dir(self.config.jars_dir, "flink-connectors")
-        for jar in [*(pyflink_home() / "lib").glob("*.jar"), *connectors.glob("*.jar")]:
+        # flink-python from opt/ goes into lib/ so that pemja (thread mode) is loaded once
+        # per TaskManager: loaded again by a later job's class loader, its native library
+        # load fails on Java 17 (NoSuchFieldException: loadedLibraryNames).
+        for jar in [
+            *(pyflink_home() / "lib").glob("*.jar"),
+            *(pyflink_home() / "opt").glob("flink-python-*.jar"),
+            *connectors.glob("*.jar"),
+        ]:
             (self.lib_dir / jar.name).symlink_to(jar)
 
     def env(self) -> dict[str, str]:

@@ -1,0 +1,238 @@
+"""The streamrec job: events -> keyed user state + broadcast model/rules -> recommendations.
+
+Submit to a cluster (``streamrec stack up`` starts one)::
+
+    flink run --detached --python streamrec/jobs/recommend.py -- \
+        --bootstrap 127.0.0.1:9092 --cassandra 127.0.0.1:9042
+
+Graph (every operator has a stable uid, so savepoints survive code and parallelism
+changes; max parallelism is fixed at 128 for the same reason)::
+
+    events (KafkaSource, event-time watermarks)
+      -> parse-events  --dead letters-->  events.dlq (Kafka)
+      -> key_by(user_id)
+      -> recommend (keyed state, broadcast models + rules, batched scoring, Cassandra)
+      -> recommendations (Kafka, key = user_id, exactly-once by default)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common.typeinfo import Types
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream.connectors.kafka import (
+    KafkaOffsetResetStrategy,
+    KafkaOffsetsInitializer,
+    KafkaSource,
+)
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
+
+from streamrec.contracts.event import MAX_PAST_AGE_MS
+from streamrec.state.features import DEFAULT_HALF_LIFE_MS
+from streamrec.state.user_state import EVENT_TYPE
+from streamrec.udfs.cassandra_sink import CassandraSettings
+from streamrec.udfs.parse_events import DEAD_LETTERS, ParseEvents
+from streamrec.udfs.recommend_function import (
+    CONTROL_TYPE,
+    OUTPUT_TYPE,
+    SERVING_STATE,
+    RecommendFunction,
+    RecommendSettings,
+)
+
+MAX_PARALLELISM = 128
+# ISO-8859-1 maps bytes 1:1 to chars, so Python sees the exact bytes (for the DLQ too).
+LOSSLESS_CHARSET = "ISO-8859-1"
+DELIVERY = {"exactly-once": "exactly-once", "at-least-once": "at-least-once"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
+    p.add_argument("--cassandra", default=None, help="host:port; omit to skip Cassandra")
+    p.add_argument("--keyspace", default="streamrec")
+    p.add_argument("--events-topic", default="events")
+    p.add_argument("--dlq-topic", default="events.dlq")
+    p.add_argument("--models-topic", default="models")
+    p.add_argument("--rules-topic", default="rules")
+    p.add_argument("--recommendations-topic", default="recommendations")
+    p.add_argument("--group-id", default="streamrec-job")
+    p.add_argument("--job-name", default="streamrec")
+    p.add_argument(
+        "--delivery",
+        choices=sorted(DELIVERY),
+        default="exactly-once",
+        help="exactly-once: outputs visible to read_committed readers at each checkpoint; "
+        "at-least-once: visible at once, duplicates possible after a failure (dedupe on "
+        "event_id)",
+    )
+    p.add_argument("--checkpoint-interval-ms", type=int, default=10_000)
+    p.add_argument("--k", type=int, default=20, help="items per recommendation")
+    p.add_argument("--num-candidates", type=int, default=200, help="retrieved per event")
+    p.add_argument("--retrieval-backend", choices=("auto", "brute", "hnsw"), default="auto")
+    p.add_argument("--max-batch", type=int, default=256, help="most events per model call")
+    p.add_argument("--max-delay-ms", type=int, default=20, help="most added batching delay")
+    p.add_argument("--state-ttl-days", type=int, default=30)
+    p.add_argument("--half-life-ms", type=int, default=DEFAULT_HALF_LIFE_MS)
+    p.add_argument(
+        "--max-event-age-days",
+        type=float,
+        default=MAX_PAST_AGE_MS / 86_400_000,
+        help="older events go to the DLQ as past_ts",
+    )
+    p.add_argument("--out-of-orderness-ms", type=int, default=5_000)
+    p.add_argument("--idleness-ms", type=int, default=30_000)
+    return p.parse_args(argv)
+
+
+def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
+    """Add the job's graph and sinks to ``env`` (``env.execute`` runs it)."""
+    events = env.from_source(
+        _string_source(args, args.events_topic, f"{args.group_id}-events", committed=True),
+        WatermarkStrategy.for_bounded_out_of_orderness(
+            Duration.of_millis(args.out_of_orderness_ms)
+        ).with_idleness(Duration.of_millis(args.idleness_ms)),
+        "events",
+    ).uid("events-source")
+
+    max_age_ms = int(args.max_event_age_days * 86_400_000)
+    parsed = (
+        events.process(ParseEvents(args.events_topic, max_age_ms), output_type=EVENT_TYPE)
+        .uid("parse-events")
+        .name("parse-events")
+    )
+    control = _control_stream(env, args)
+    recommendations = (
+        parsed.key_by(lambda row: row[1], key_type=Types.STRING())
+        .connect(control.broadcast(SERVING_STATE))
+        .process(RecommendFunction(_settings(args)), output_type=OUTPUT_TYPE)
+        .uid("recommend")
+        .name("recommend")
+    )
+    t_env = StreamTableEnvironment.create(env)
+    # Table operators get uids from the plan only when asked; savepoints need them.
+    t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
+    statements = t_env.create_statement_set()
+    for name, stream, topic, key in (
+        ("recommendations_sink", recommendations, args.recommendations_topic, "user_id"),
+        ("dead_letters_sink", parsed.get_side_output(DEAD_LETTERS), args.dlq_topic, "reason"),
+    ):
+        t_env.create_temporary_table(name, _kafka_sink(args, topic, key))
+        statements.add_insert(name, t_env.from_data_stream(stream))
+    statements.attach_as_datastream()
+
+
+def _string_source(
+    args: argparse.Namespace, topic: str, group_id: str, *, committed: bool
+) -> KafkaSource:
+    """A read_committed source of Kafka values as lossless strings.
+
+    ``committed``: on a fresh start resume from the group's committed offsets (a
+    restarted demo does not replay everything); otherwise read from the beginning
+    (compacted control topics: the newest model and rules must be seen). On a restore
+    from a checkpoint or savepoint, the offsets in it win either way.
+    """
+    start = (
+        KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
+        if committed
+        else KafkaOffsetsInitializer.earliest()
+    )
+    return (
+        KafkaSource.builder()
+        .set_bootstrap_servers(args.bootstrap)
+        .set_topics(topic)
+        .set_group_id(group_id)
+        .set_starting_offsets(start)
+        .set_value_only_deserializer(SimpleStringSchema(LOSSLESS_CHARSET))
+        .set_property("isolation.level", "read_committed")
+        .set_property("partition.discovery.interval.ms", "60000")
+        .build()
+    )
+
+
+def _control_stream(env: StreamExecutionEnvironment, args: argparse.Namespace) -> DataStream:
+    streams = []
+    for kind, topic in (("model", args.models_topic), ("rules", args.rules_topic)):
+        source = _string_source(args, topic, f"{args.group_id}-{kind}", committed=False)
+        stream = (
+            env.from_source(source, WatermarkStrategy.no_watermarks(), f"{kind}-source")
+            .uid(f"{kind}-source")
+            .map(lambda payload, kind=kind: Row(kind=kind, payload=payload), CONTROL_TYPE)
+            .uid(f"{kind}-as-control")
+            .name(f"{kind}-as-control")
+        )
+        streams.append(stream)
+    return streams[0].union(streams[1])
+
+
+def _kafka_sink(args: argparse.Namespace, topic: str, key_field: str) -> TableDescriptor:
+    """A Kafka sink keyed by ``key_field``; the other column is the raw record value.
+
+    It goes through the Table API because PyFlink's KafkaSink record serializer cannot
+    take the key from one field and the value from another; underneath it is the same
+    connector's KafkaSink, with the same transactional exactly-once.
+    """
+    other = "value"
+    descriptor = (
+        TableDescriptor.for_connector("kafka")
+        .schema(
+            Schema.new_builder()
+            .column(key_field, DataTypes.STRING())
+            .column(other, DataTypes.STRING())
+            .build()
+        )
+        .option("topic", topic)
+        .option("properties.bootstrap.servers", args.bootstrap)
+        .option("key.format", "raw")
+        .option("key.fields", key_field)
+        .option("value.format", "raw")
+        .option("value.fields-include", "EXCEPT_KEY")
+        .option("sink.delivery-guarantee", DELIVERY[args.delivery])
+    )
+    if args.delivery == "exactly-once":
+        descriptor = (
+            descriptor.option("sink.transactional-id-prefix", f"{args.job_name}-{topic}")
+            # Must not exceed the broker's transaction.max.timeout.ms (1 h on our stack).
+            .option("properties.transaction.timeout.ms", "900000")
+        )
+    return descriptor.build()
+
+
+def _settings(args: argparse.Namespace) -> RecommendSettings:
+    cassandra = None
+    if args.cassandra:
+        host, _, port = args.cassandra.rpartition(":")
+        cassandra = CassandraSettings((host,), int(port), args.keyspace)
+    return RecommendSettings(
+        k=args.k,
+        num_candidates=args.num_candidates,
+        retrieval_backend=args.retrieval_backend,
+        max_batch=args.max_batch,
+        max_delay_ms=args.max_delay_ms,
+        state_ttl_days=args.state_ttl_days,
+        half_life_ms=args.half_life_ms,
+        cassandra=cassandra,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    args = parse_args(argv)
+    config = Configuration()
+    # Thread mode: keyed state ~20x cheaper than process mode, and the timer batching in
+    # udfs.timer_rounds needs synchronous timer registration (see that module).
+    config.set_string("python.execution-mode", "thread")
+    env = StreamExecutionEnvironment.get_execution_environment(config)
+    env.set_max_parallelism(MAX_PARALLELISM)
+    env.enable_checkpointing(args.checkpoint_interval_ms)
+    build(env, args)
+    env.execute(args.job_name)
+
+
+if __name__ == "__main__":
+    main()

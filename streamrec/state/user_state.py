@@ -1,0 +1,116 @@
+"""Keyed-state schemas of the scoring operator, declared with explicit Flink types.
+
+Rows, maps and lists of basic types (never pickled Python objects), so a savepoint can be
+read by a newer job version and the state can evolve: Flink's row serializer knows
+every field. ``UserFeatures`` (state.features) is the logic; this module is its storage.
+"""
+
+from __future__ import annotations
+
+from pyflink.common import Row
+from pyflink.common.time import Time
+from pyflink.common.typeinfo import Types
+from pyflink.datastream.state import (
+    ListStateDescriptor,
+    StateTtlConfig,
+    ValueStateDescriptor,
+)
+
+from streamrec.contracts.event import Event
+from streamrec.state.features import UserFeatures
+
+FEATURE_FIELDS = ["recent_items", "category_affinity", "event_counts", "last_seen_ts"]
+FEATURES_TYPE = Types.ROW_NAMED(
+    FEATURE_FIELDS,
+    [
+        Types.LIST(Types.STRING()),
+        Types.MAP(Types.STRING(), Types.DOUBLE()),
+        Types.MAP(Types.STRING(), Types.LONG()),
+        Types.LONG(),
+    ],
+)
+
+# What travels from the parser to the keyed operator (context is not used by scoring).
+EVENT_FIELDS = ["event_id", "user_id", "item_id", "type", "ts"]
+EVENT_TYPE = Types.ROW_NAMED(
+    EVENT_FIELDS,
+    [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG()],
+)
+
+# An event waiting for its batch, with the features as they were right after it:
+# two events of one user in one batch get two different recommendations.
+PENDING_FIELDS = ["event_id", "item_id", "type", "ts", "features"]
+PENDING_TYPE = Types.ROW_NAMED(
+    PENDING_FIELDS,
+    [Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), FEATURES_TYPE],
+)
+
+FEATURES_STATE = "user-features"
+PENDING_STATE = "pending-events"
+
+
+def features_descriptor(ttl_days: int) -> ValueStateDescriptor:
+    """A user's online features; forgotten ``ttl_days`` after the user's last event."""
+    descriptor = ValueStateDescriptor(FEATURES_STATE, FEATURES_TYPE)
+    if ttl_days > 0:
+        descriptor.enable_time_to_live(
+            StateTtlConfig.new_builder(Time.days(ttl_days))
+            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .build()
+        )
+    return descriptor
+
+
+def pending_descriptor() -> ListStateDescriptor:
+    """Events folded into the features but not yet scored (see udfs.recommend_function)."""
+    return ListStateDescriptor(PENDING_STATE, PENDING_TYPE)
+
+
+def features_to_row(features: UserFeatures) -> Row:
+    return Row(
+        recent_items=list(features.recent_items),
+        category_affinity=dict(features.category_affinity),
+        event_counts=dict(features.event_counts),
+        last_seen_ts=features.last_seen_ts,
+    )
+
+
+def features_from_row(row: Row | None) -> UserFeatures:
+    if row is None:
+        return UserFeatures()
+    return UserFeatures(
+        recent_items=tuple(row[0] or ()),
+        category_affinity=dict(row[1] or {}),
+        event_counts=dict(row[2] or {}),
+        last_seen_ts=int(row[3] or 0),
+    )
+
+
+def event_to_row(event: Event) -> Row:
+    return Row(
+        event_id=event.event_id,
+        user_id=event.user_id,
+        item_id=event.item_id,
+        type=event.type,
+        ts=event.ts,
+    )
+
+
+def event_from_row(row: Row) -> Event:
+    return Event(row[0], row[1], row[2], row[3], int(row[4]))
+
+
+def pending_to_row(event: Event, features: UserFeatures) -> Row:
+    return Row(
+        event_id=event.event_id,
+        item_id=event.item_id,
+        type=event.type,
+        ts=event.ts,
+        features=features_to_row(features),
+    )
+
+
+def pending_from_row(user_id: str, row: Row) -> tuple[Event, UserFeatures]:
+    event = Event(row[0], user_id, row[1], row[2], int(row[3]))
+    return event, features_from_row(row[4])

@@ -1,0 +1,220 @@
+"""The scoring operator: keyed user state + broadcast model/rules + batched scoring.
+
+One ``KeyedBroadcastProcessFunction`` keyed by user id does, per event:
+
+1. fold the event into the user's features (keyed ValueState with TTL),
+2. append (event, features) to the user's ``pending`` ListState and register a timer
+   at the end of the current tick (udfs.timer_rounds explains why this is checkpoint-safe),
+
+and, when a tick's timers fire, scores all drained events in one ``score_batch`` call
+(retrieve -> filter -> rank -> order), writes the newest answer per user to Cassandra,
+then emits one recommendation per event. The model and rules come in on the broadcast
+side (udfs.serving) and change only between batches, so every batch is scored by
+exactly one model version, which each output names.
+
+Why this design (throughput at parallelism 1 on the 2-core dev machine; see
+streamrec/bench/designs.py, ``python -m streamrec.bench.designs``): keyed state costs
+about 20x less in thread mode than in process mode, and AsyncFunction (the other way to
+batch safely) runs in process mode only and cannot read broadcast state. Keyed buffering
+with timers keeps state, model, rules and batching in one thread-mode operator.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pyflink.common import Row
+from pyflink.common.typeinfo import Types
+from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
+from pyflink.datastream.state import MapStateDescriptor
+
+from streamrec.contracts.recommendation import Recommendation
+from streamrec.state import user_state
+from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
+from streamrec.udfs.cassandra_sink import CassandraSettings, RecsWriter
+from streamrec.udfs.popularity import FALLBACK_VERSION, PopularityFallback
+from streamrec.udfs.scoring import ScoringConfig, score_batch
+from streamrec.udfs.serving import Latin1Store, Outcome, Serving
+from streamrec.udfs.timer_rounds import TimerRounds
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
+CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
+"""Broadcast side: kind ``model`` (a package chunk) or ``rules``; payload is the Kafka value
+decoded as ISO-8859-1, which maps every byte to one character and back losslessly."""
+# Values are bytes as ISO-8859-1 text (see serving.Latin1Store).
+SERVING_STATE = MapStateDescriptor("serving", Types.STRING(), Types.STRING())
+
+
+@dataclass(frozen=True)
+class RecommendSettings:
+    k: int = 20
+    num_candidates: int = 200
+    retrieval_backend: str = "auto"
+    max_batch: int = 256
+    """Most events scored in one TensorFlow call."""
+    max_delay_ms: int = 20
+    """Most time an event waits for its batch (the timer tick)."""
+    state_ttl_days: int = 30
+    half_life_ms: int = DEFAULT_HALF_LIFE_MS
+    cassandra: CassandraSettings | None = None
+
+
+class RecommendFunction(KeyedBroadcastProcessFunction):
+    def __init__(self, settings: RecommendSettings) -> None:
+        self.settings = settings
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        s = self.settings
+        self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
+        self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
+        self.serving = Serving(default_spec(s.half_life_ms))
+        self.fallback = PopularityFallback()
+        self.rounds = TimerRounds(s.max_delay_ms)
+        self.batch: list[tuple[Any, UserFeatures]] = []
+        self.writer = RecsWriter(s.cassandra) if s.cassandra is not None else None
+        if self.writer is not None:
+            self.writer.open()
+        self._register_metrics(runtime_context.get_metrics_group())
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def process_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext):
+        if self.serving.needs_restore:
+            self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
+        if self.batch:
+            # Unreachable if TimerRounds is right; flushing beats holding events in memory.
+            self.missed_round_ends.inc()
+            log.error("a timer round ended unnoticed; flushing %d events", len(self.batch))
+            yield from self._flush()
+        event = user_state.event_from_row(value)
+        features = update(
+            user_state.features_from_row(self.features.value()),
+            event,
+            self.serving.category_of,
+            half_life_ms=self.settings.half_life_ms,
+        )
+        self.features.update(user_state.features_to_row(features))
+        self.pending.add(user_state.pending_to_row(event, features))
+        self.fallback.observe(event)
+        self.events_in.inc()
+        tick = self.rounds.schedule(event.user_id, int(time.time() * 1000))
+        if tick is not None:
+            ctx.timer_service().register_processing_time_timer(tick)
+
+    def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext):
+        if self.serving.needs_restore:
+            self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
+        user_id = ctx.get_current_key()
+        for row in self.pending.get():
+            self.batch.append(user_state.pending_from_row(user_id, row))
+        self.pending.clear()
+        round_ended = self.rounds.fired(user_id, timestamp)
+        if self.batch and (round_ended or len(self.batch) >= self.settings.max_batch):
+            yield from self._flush()
+
+    def process_broadcast_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.Context):
+        store = Latin1Store(ctx.get_broadcast_state(SERVING_STATE))
+        raw = value[1].encode("latin-1")
+        outcome: Outcome | None
+        if value[0] == "model":
+            outcome = self.serving.on_model_chunk(raw, store)
+        else:
+            outcome = self.serving.on_rules(raw, store)
+        if outcome is None:
+            return
+        if outcome.accepted:
+            log.info("%s", outcome.message)
+        else:
+            (self.models_rejected if outcome.kind == "model" else self.rules_rejected).inc()
+            log.error("%s; the previous %s keeps serving", outcome.message, outcome.kind)
+
+    def _flush(self) -> Iterator[Row]:
+        batch, self.batch = self.batch, []
+        started = time.perf_counter()
+        features = [f for _, f in batch]
+        model = self.serving.model
+        rules = self.serving.rules
+        if model is None:
+            lists = self.fallback.recommend(features, self.settings.k)
+            version, name = FALLBACK_VERSION, None
+        else:
+            config = ScoringConfig(
+                k=self.settings.k,
+                num_candidates=self.settings.num_candidates,
+                backend=self.settings.retrieval_backend,
+                rules=rules.filters if rules is not None else None,
+                overlay=rules.overlay if rules is not None else None,
+            )
+            result = score_batch(model, features, config)
+            lists = result.recommendations
+            version, name = model.version, model.model_name
+            self._stage_totals = result.candidates_after
+        emitted = int(time.time() * 1000)
+        recs = [
+            Recommendation(
+                event_id=event.event_id,
+                user_id=event.user_id,
+                items=items,
+                model_version=version,
+                model_name=name,
+                rules_version=rules.version if rules is not None else None,
+                event_ts=event.ts,
+                emitted_ts=emitted,
+            )
+            for (event, _), items in zip(batch, lists, strict=True)
+        ]
+        self._last_batch = len(batch)
+        self._last_score_ms = (time.perf_counter() - started) * 1000
+        if self.writer is not None:
+            written_at = time.perf_counter()
+            self.writer.write(recs)
+            self._last_cassandra_ms = (time.perf_counter() - written_at) * 1000
+        self.batches.inc()
+        self.recs_out.inc(len(recs))
+        for rec in recs:
+            yield Row(user_id=rec.user_id, value=rec.to_json())
+
+    def _register_metrics(self, group: Any) -> None:
+        """Everything here shows under the operator in the REST API and the dashboard."""
+        self._last_batch = 0
+        self._last_score_ms = 0.0
+        self._last_cassandra_ms = 0.0
+        self._stage_totals: dict[str, int] = {}
+        self.events_in = group.counter("eventsIn")
+        self.recs_out = group.counter("recommendationsOut")
+        self.batches = group.counter("batches")
+        self.models_rejected = group.counter("modelsRejected")
+        self.rules_rejected = group.counter("rulesRejected")
+        self.missed_round_ends = group.counter("missedRoundEnds")
+        group.gauge("batchSize", lambda: self._last_batch)
+        group.gauge("scoringLatencyMicros", lambda: int(self._last_score_ms * 1000))
+        group.gauge("cassandraWriteLatencyMicros", lambda: int(self._last_cassandra_ms * 1000))
+        group.gauge("timersWaiting", lambda: self.rounds.waiting)
+        group.gauge("modelVersion", self._model_version_gauge)
+        for stage in ("retrieved", "filtered", "returned"):
+            group.gauge(
+                f"candidatesPerEvent_{stage}",
+                lambda stage=stage: self._per_event(stage),
+            )
+
+    def _model_version_gauge(self) -> int:
+        """Numeric MLflow version serving; 0 for the popularity fallback."""
+        model = self.serving.model
+        if model is None:
+            return 0
+        try:
+            return int(model.version)
+        except ValueError:
+            return -1
+
+    def _per_event(self, stage: str) -> int:
+        total = self._stage_totals.get(stage, 0)
+        return total // self._last_batch if self._last_batch else 0
