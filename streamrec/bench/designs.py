@@ -180,7 +180,7 @@ class Meter:
     """Counters a Python function writes to ``stats_dir`` once it has emitted all records.
 
     The file is the job's completion signal: the jobs run on an unbounded source (see
-    ``run_job``) and the driver cancels them when it appears.
+    ``event_table``) and the driver cancels them when it appears.
     """
 
     def __init__(self, stats_dir: str, role: str, expected: int, scorer: Scorer | None) -> None:
@@ -192,6 +192,8 @@ class Meter:
         self.records_in = 0
         self.outputs = 0
         self.first_in: float | None = None
+        self.tenth_out: float | None = None  # when 10% of the records were out ...
+        self.tenth_count = 0  # ... and how many exactly
         self.last_out = 0.0
         self.extra: Counter[str] = Counter()
         self.flush_sizes: list[int] = []
@@ -204,6 +206,8 @@ class Meter:
     def out(self, n: int = 1) -> None:
         self.outputs += n
         self.last_out = time.time()
+        if self.tenth_out is None and self.outputs * 10 >= self.expected:
+            self.tenth_out, self.tenth_count = self.last_out, self.outputs
         if self.outputs >= self.expected and not self.dumped:
             self.dump()
 
@@ -217,6 +221,8 @@ class Meter:
             "records_in": self.records_in,
             "outputs": self.outputs,
             "first_in": self.first_in,
+            "tenth_out": self.tenth_out,
+            "tenth_count": self.tenth_count,
             "last_out": self.last_out,
             "model_calls": scorer.calls if scorer else 0,
             "model_rows": scorer.rows if scorer else 0,
@@ -582,6 +588,8 @@ class Outcome:
     """records/s: N / (wall(2N) - wall(N)), wall = job submission to last record out"""
     inside_rate: float | None = None
     """records/s inside the 2N job: first record into Python to last record out"""
+    steady_rate: float | None = None
+    """records/s inside the 2N job from 10% to 100% of the records out (past warm-up)"""
     outputs_2n: int | None = None
     model_calls: int | None = None
     mean_batch: float | None = None
@@ -669,6 +677,9 @@ def measure(design: Design, n: int, timeout_s: float, log_dir: Path) -> Outcome:
     outcome.rate = n / diff if diff > 0 else math.nan
     if large["first_in"] and large["last_out"] and large["last_out"] > large["first_in"]:
         outcome.inside_rate = large["outputs"] / (large["last_out"] - large["first_in"])
+    if large["tenth_out"] and large["last_out"] > large["tenth_out"]:
+        steady = large["outputs"] - large["tenth_count"]
+        outcome.steady_rate = steady / (large["last_out"] - large["tenth_out"])
     outcome.outputs_2n = large["outputs"]
     outcome.model_calls = large["model_calls"]
     if large["model_calls"]:
@@ -697,6 +708,7 @@ def print_table(outcomes: list[Outcome]) -> None:
         "records N",
         "rec/s (2N-N)",
         "rec/s inside",
+        "rec/s 10-100%",
         "model calls",
         "mean batch",
     )
@@ -710,6 +722,7 @@ def print_table(outcomes: list[Outcome]) -> None:
                 f"{o.records:,}",
                 fmt(o.rate) if o.ok else "FAILED",
                 fmt(o.inside_rate),
+                fmt(o.steady_rate),
                 fmt(o.model_calls) if o.ok else "-",
                 fmt(o.mean_batch, 1),
             )
@@ -767,20 +780,25 @@ def main(argv: list[str] | None = None) -> int:
     sizes = parse_sizes(args.records_for)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="streamrec-bench-logs-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    print(f"logs: {log_dir}", flush=True)
+    load_start = os.getloadavg()
+    print(f"logs: {log_dir}; load average {load_start}", flush=True)
     outcomes: list[Outcome] = []
     for name in names:
         outcomes.append(
             measure(DESIGNS[name], sizes.get(name, args.records), args.timeout, log_dir)
         )
-    print()
+    print(f"\nload average at the end: {os.getloadavg()}")
     print_table(outcomes)
     if args.json:
         meta = {
-            "source": "env.from_collection (Java collection source)",
-            "sink": "DiscardingSink / blackhole",
-            "rate": "N / (wall(2N) - wall(N)), one fresh subprocess per run",
+            "source": "filesystem connector, CSV, continuous monitoring -> to_data_stream",
+            "sink": "DiscardingSink (DataStream) / blackhole (Table)",
+            "rate": "N / (wall(2N) - wall(N)), wall = submit to last output, fresh subprocess",
+            "inside_rate": "2N run: outputs / (last output - first input), in the function",
+            "steady_rate": "2N run: from 10% to 100% of the outputs",
             "cpus": os.cpu_count(),
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
         }
         args.json.write_text(
             json.dumps({"meta": meta, "results": [asdict(o) for o in outcomes]}, indent=2)

@@ -22,7 +22,7 @@ import logging
 import sys
 
 from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
-from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common.serialization import ByteArraySchema, SimpleStringSchema
 from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.kafka import (
@@ -92,8 +92,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
     """Add the job's graph and sinks to ``env`` (``env.execute`` runs it)."""
+    # Raw bytes: a null value (tombstone) is skipped by ByteArraySchema, while
+    # SimpleStringSchema throws on it and would restart the job forever.
+    events_source = _kafka_source(
+        args, args.events_topic, f"{args.group_id}-events", committed=True, schema=ByteArraySchema()
+    )
     events = env.from_source(
-        _string_source(args, args.events_topic, f"{args.group_id}-events", committed=True),
+        events_source,
         WatermarkStrategy.for_bounded_out_of_orderness(
             Duration.of_millis(args.out_of_orderness_ms)
         ).with_idleness(Duration.of_millis(args.idleness_ms)),
@@ -127,10 +132,15 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
     statements.attach_as_datastream()
 
 
-def _string_source(
-    args: argparse.Namespace, topic: str, group_id: str, *, committed: bool
+def _kafka_source(
+    args: argparse.Namespace,
+    topic: str,
+    group_id: str,
+    *,
+    committed: bool,
+    schema: SimpleStringSchema | ByteArraySchema,
 ) -> KafkaSource:
-    """A read_committed source of Kafka values as lossless strings.
+    """A read_committed source of Kafka record values.
 
     ``committed``: on a fresh start resume from the group's committed offsets (a
     restarted demo does not replay everything); otherwise read from the beginning
@@ -148,7 +158,7 @@ def _string_source(
         .set_topics(topic)
         .set_group_id(group_id)
         .set_starting_offsets(start)
-        .set_value_only_deserializer(SimpleStringSchema(LOSSLESS_CHARSET))
+        .set_value_only_deserializer(schema)
         .set_property("isolation.level", "read_committed")
         .set_property("partition.discovery.interval.ms", "60000")
         .build()
@@ -158,7 +168,13 @@ def _string_source(
 def _control_stream(env: StreamExecutionEnvironment, args: argparse.Namespace) -> DataStream:
     streams = []
     for kind, topic in (("model", args.models_topic), ("rules", args.rules_topic)):
-        source = _string_source(args, topic, f"{args.group_id}-{kind}", committed=False)
+        source = _kafka_source(
+            args,
+            topic,
+            f"{args.group_id}-{kind}",
+            committed=False,
+            schema=SimpleStringSchema(LOSSLESS_CHARSET),
+        )
         stream = (
             env.from_source(source, WatermarkStrategy.no_watermarks(), f"{kind}-source")
             .uid(f"{kind}-source")

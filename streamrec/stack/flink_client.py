@@ -86,3 +86,21 @@ def cancel_job(config: StackConfig, job_id: str) -> None:
         raise StackError(
             f"cancel of job {job_id} failed: HTTP {response.status_code} {response.text}"
         )
+
+
+def operator_metric(config: StackConfig, job_id: str, operator: str, metric: str) -> float | None:
+    """A user metric of ``operator`` summed over its subtasks (None until reported).
+
+    Looks through every vertex, since chaining decides which vertex holds the operator.
+    """
+    for vertex in job_details(config, job_id)["vertices"]:
+        response = requests.get(
+            f"{config.flink_rest_url}/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics",
+            params={"get": f"{operator}.{metric}", "agg": "sum"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        for entry in response.json():
+            if entry.get("id") == f"{operator}.{metric}" and "sum" in entry:
+                return float(entry["sum"])
+    return None

@@ -193,11 +193,7 @@ class Serving:
         store.remove(assembling_key)
 
     def _serve_model(self, model: LoadedModel) -> None:
-        names = model.vectorizer.categories
-        self._category_of = {
-            item: names[c - 1] if c > 0 else UNKNOWN_CATEGORY
-            for item, c in zip(model.item_ids, model.item_categories.tolist(), strict=True)
-        }
+        self._category_of = category_lookup(model)
         # Build the retrieval index now, off the scoring path (HNSW takes seconds at 100K).
         model.retriever("auto")
         self.model = model
@@ -205,3 +201,12 @@ class Serving:
 
 def _chunk_key(model_name: str, sha256: str, index: int) -> str:
     return f"{CHUNK_PREFIX}{model_name}/{sha256}/{index:06d}"
+
+
+def category_lookup(model: LoadedModel) -> dict[str, str]:
+    """Item id -> category name, as features.update needs it, from a model's catalogue."""
+    names = model.vectorizer.categories
+    return {
+        item: names[c - 1] if c > 0 else UNKNOWN_CATEGORY
+        for item, c in zip(model.item_ids, model.item_categories.tolist(), strict=True)
+    }

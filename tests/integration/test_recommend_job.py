@@ -1,0 +1,228 @@
+"""The streaming job on the real stack: one recommendation per valid event (read_committed),
+agreeing with offline scoring; bad events in the DLQ with their reason; Cassandra holding each
+user's latest answer; models and rules swapped while the job runs; bad ones rejected.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from confluent_kafka import Producer
+
+from streamrec.contracts.event import MAX_EVENT_BYTES, Event
+from streamrec.model_registry.chunks import Chunk, chunk
+from streamrec.model_registry.package import LoadedModel, build_package, load_package
+from streamrec.model_registry.publisher import publish_package
+from streamrec.model_registry.synthetic import generate
+from streamrec.model_registry.train import train
+from streamrec.stack import flink_client
+from streamrec.stack.config import StackConfig
+from streamrec.stack.cql_client import connect
+from streamrec.state.features import UserFeatures, default_spec, update
+from streamrec.udfs.scoring import ScoringConfig, score_batch
+from streamrec.udfs.serving import category_lookup
+from tests.integration.job_harness import (
+    EventProducer,
+    JobTopics,
+    RecommendationReader,
+    TopicReader,
+    now_ms,
+    retimed,
+    submit_job,
+    wait_for,
+)
+from tests.unit.conftest import SMALL_TRAIN, SMALL_WORLD
+
+MODEL_NAME = "job-test-model"
+
+
+@dataclass
+class RunningJob:
+    config: StackConfig
+    topics: JobTopics
+    job_id: str
+    events: EventProducer
+    recs: RecommendationReader
+    packages: dict[str, bytes]
+
+    def metric(self, name: str) -> float:
+        return flink_client.operator_metric(self.config, self.job_id, "recommend", name) or 0.0
+
+    def probe(self, user: str) -> dict:
+        """Send one valid event for ``user`` and return its recommendation."""
+        event_id = f"probe-{uuid.uuid4().hex[:10]}"
+        self.events.send(
+            [{"event_id": event_id, "user_id": user, "item_id": "i1", "type": "view",
+              "ts": now_ms()}]
+        )  # fmt: skip
+        return self.recs.wait_for_events({event_id})[event_id]
+
+    def publish(self, version: str) -> None:
+        publish_package(
+            self.packages[version], self.config.kafka_bootstrap, self.topics.models,
+            max_chunk_bytes=200_000,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def packages() -> dict[str, bytes]:
+    data = generate(SMALL_WORLD)
+    result = train(data.events, data.item_categories, SMALL_TRAIN)
+    return {
+        version: build_package(result.artifacts, MODEL_NAME, version, result.metrics, created_ms=1)
+        for version in ("1", "2", "3")
+    }
+
+
+@pytest.fixture(scope="module")
+def job(stack_config: StackConfig, packages: dict[str, bytes]) -> Iterator[RunningJob]:
+    topics = JobTopics(f"job_{uuid.uuid4().hex[:8]}")
+    job_id = submit_job(stack_config, topics)
+    recs = RecommendationReader(stack_config.kafka_bootstrap, topics.recommendations)
+    running = RunningJob(
+        stack_config, topics, job_id,
+        EventProducer(stack_config.kafka_bootstrap, topics.events), recs, packages,
+    )  # fmt: skip
+    try:
+        yield running
+    finally:
+        recs.close()
+        flink_client.cancel_job(stack_config, job_id)
+
+
+def offline_recommendations(
+    model: LoadedModel, events: list[dict], config: ScoringConfig
+) -> dict[str, list[str]]:
+    """Per event id, the item ids the offline path gives on the features after that event."""
+    lookup = category_lookup(model)
+    features: dict[str, UserFeatures] = {}
+    out: dict[str, list[str]] = {}
+    for raw in events:
+        event = Event.from_dict(raw)
+        state = update(features.get(event.user_id, UserFeatures()), event, lookup)
+        features[event.user_id] = state
+        [items] = score_batch(model, [state], config).recommendations
+        out[event.event_id] = [i.item_id for i in items]
+    return out
+
+
+def test_job_serves_models_and_rules_as_data(job: RunningJob) -> None:
+    run = uuid.uuid4().hex[:6]
+    # Before any model: the popularity fallback, and it says so.
+    first = job.probe(f"{run}-cold")
+    assert first["model_version"] == "fallback:popularity"
+
+    # A model arrives on the models topic; the running job swaps it in.
+    job.publish("1")
+    wait_for(lambda: job.probe(f"{run}-warm")["model_version"] == "1", 120, "model 1 serving")
+
+    # Every valid event: exactly one recommendation, as the offline path scores it.
+    world = generate(SMALL_WORLD)
+    events = retimed(iter(world.events[:300]), f"{run}-b", now_ms())
+    job.events.send(events)
+    got = job.recs.wait_for_events({e["event_id"] for e in events})
+    model = load_package(job.packages["1"], default_spec())
+    expected = offline_recommendations(model, events, ScoringConfig())
+    mismatched = [e for e in expected if [i["item_id"] for i in got[e]["items"]] != expected[e]]
+    assert not mismatched, f"{len(mismatched)} of {len(expected)} differ from offline scoring"
+    assert {r["model_version"] for r in got.values()} == {"1"}
+    assert all(r["emitted_ts"] >= r["event_ts"] for r in got.values())
+
+    # Cassandra holds each user's latest recommendation.
+    latest: dict[str, dict] = {}
+    for event in events:
+        latest[event["user_id"]] = event
+    with connect("127.0.0.1", job.config.cassandra_port, job.config.keyspace) as session:
+        for user, event in latest.items():
+            row = session.execute(
+                "SELECT event_id, model_version, items FROM recs_by_user WHERE user_id = %s",
+                (user,),
+            ).one()
+            assert row is not None, f"no recs_by_user row for {user}"
+            assert row.event_id == event["event_id"]
+            assert row.model_version == "1"
+            assert [i.item_id for i in row.items] == expected[event["event_id"]]
+
+    # A second version switches model_version in later outputs, with no restart.
+    job.publish("2")
+    wait_for(lambda: job.probe(f"{run}-warm")["model_version"] == "2", 120, "model 2 serving")
+
+    # A corrupt package is rejected; version 2 keeps serving.
+    rejected_before = job.metric("modelsRejected")
+    pieces = chunk(job.packages["3"], 200_000, model_name=MODEL_NAME, version="3")
+    last = pieces[-1]
+    broken = Chunk(last.model_name, last.version, last.package_sha256, last.index, last.total,
+                   bytes([last.data[0] ^ 0xFF]) + last.data[1:])  # fmt: skip
+    producer = Producer({"bootstrap.servers": job.config.kafka_bootstrap})
+    for piece in [*pieces[:-1], broken]:
+        producer.produce(job.topics.models, key=MODEL_NAME.encode(), value=piece.to_bytes())
+    producer.flush(30)
+    wait_for(lambda: job.metric("modelsRejected") > rejected_before, 90, "package rejection")
+    assert job.probe(f"{run}-warm")["model_version"] == "2"
+
+    # Rules: a bad rule set is rejected; a good one changes the next outputs.
+    user = f"{run}-ruled"
+    top_item = job.probe(user)["items"][0]["item_id"]
+    producer.produce(
+        job.topics.rules, key=b"default", value=b'{"version": "r0", "exclude_item": []}'
+    )
+    producer.flush(30)
+    wait_for(lambda: job.metric("rulesRejected") >= 1, 90, "rules rejection")
+    rules = {"version": "r1", "exclude_items": [top_item]}
+    producer.produce(job.topics.rules, key=b"default", value=json.dumps(rules).encode())
+    producer.flush(30)
+    ruled = wait_for(
+        lambda: (r := job.probe(user))["rules_version"] == "r1" and r, 90, "rules r1 serving"
+    )
+    assert top_item not in [i["item_id"] for i in ruled["items"]]
+    assert ruled["model_version"] == "2"
+
+
+def test_bad_events_go_to_the_dlq_with_their_reason(job: RunningJob) -> None:
+    now = now_ms()
+    marker = uuid.uuid4().hex[:8]
+
+    def event(**overrides: object) -> bytes:
+        base = {"event_id": f"{marker}-e", "user_id": f"{marker}-u", "item_id": "i1",
+                "type": "click", "ts": now}  # fmt: skip
+        base.update(overrides)
+        return json.dumps({k: v for k, v in base.items() if v is not None}).encode()
+
+    bad = {
+        b"{not json " + marker.encode(): "bad_json",
+        b"\xff\xfe" + marker.encode(): "bad_json",
+        event(user_id=None, event_id=f"{marker}-1"): "missing_field",
+        event(ts="yesterday", event_id=f"{marker}-2"): "wrong_type",
+        event(type="teleport", event_id=f"{marker}-3"): "unknown_type",
+        event(ts=now + 3 * 86_400_000, event_id=f"{marker}-4"): "future_ts",
+        event(ts=now - 400 * 86_400_000, event_id=f"{marker}-5"): "past_ts",
+        event(event_id=f"{marker}-6", pad="x" * MAX_EVENT_BYTES): "oversized",
+        event(event_id=""): "bad_value",
+        b'[1, 2, "' + marker.encode() + b'"]': "wrong_type",
+    }
+    job.events.send_raw(list(bad))
+    dlq = TopicReader(job.config.kafka_bootstrap, job.topics.dlq)
+    try:
+
+        def found() -> dict[bytes, tuple[str, str]]:
+            out = {}
+            for key, value in dlq.records:
+                record = json.loads(value)
+                original = base64.b64decode(record["original_base64"])
+                if original in bad:
+                    assert key is not None and key.decode() == record["reason"]
+                    out[original] = (record["reason"], record["detail"])
+            return out
+
+        dlq.until(lambda _: len(found()) == len(bad), 90, f"{len(bad)} dead letters")
+        reasons = {raw: reason for raw, (reason, _) in found().items()}
+        assert reasons == bad
+    finally:
+        dlq.close()
+    # The job kept going: a valid event after the bad ones is still answered.
+    assert job.probe(f"{marker}-after")["event_id"].startswith("probe-")
