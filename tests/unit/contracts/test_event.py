@@ -45,3 +45,12 @@ def test_every_generated_malformation_is_rejected_with_its_reason() -> None:
         with pytest.raises(InvalidEventError) as info:
             parse_event(record.raw, now_ms=now)
         assert info.value.reason == record.kind, record.raw[:200]
+
+
+def test_past_ts_beyond_the_allowed_age_is_rejected() -> None:
+    now = 10**13
+    raw = {"event_id": "e", "user_id": "u", "item_id": "i", "type": "view", "ts": now - 1000}
+    assert Event.from_dict(raw, now_ms=now, max_age_ms=1000).ts == now - 1000
+    with pytest.raises(InvalidEventError) as info:
+        Event.from_dict(raw, now_ms=now, max_age_ms=999)
+    assert info.value.reason == "past_ts"

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from streamrec.udfs.timer_rounds import TimerRounds
+
+
+def test_a_round_ends_at_its_last_registered_key() -> None:
+    rounds = TimerRounds(20)
+    assert rounds.schedule("a", 1005) == 1020
+    assert rounds.schedule("b", 1019) == 1020
+    assert rounds.schedule("a", 1010) is None  # same key, same tick: one timer
+    assert rounds.waiting == 2
+    assert rounds.fired("a", 1020) is False
+    assert rounds.fired("b", 1020) is True
+    assert rounds.waiting == 0
+
+
+def test_ticks_are_independent_rounds() -> None:
+    rounds = TimerRounds(20)
+    rounds.schedule("a", 1000)  # tick 1020
+    rounds.schedule("a", 1021)  # tick 1040
+    rounds.schedule("b", 1021)
+    assert rounds.fired("a", 1020) is True
+    assert rounds.fired("a", 1040) is False
+    assert rounds.fired("b", 1040) is True
+
+
+def test_an_unknown_timer_flushes_at_once() -> None:
+    """Timers restored from a checkpoint were never scheduled by this instance."""
+    rounds = TimerRounds(20)
+    rounds.schedule("a", 1000)
+    assert rounds.fired("restored", 1020) is True
+    assert rounds.fired("a", 900) is True
+
+
+def test_tick_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="tick_ms"):
+        TimerRounds(0)
