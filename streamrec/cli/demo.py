@@ -1,86 +1,114 @@
 """``streamrec demo``: the README's first command, end to end on the local stack.
 
-For now it runs the smoke job (events -> recommendations through Flink with
-exactly-once Kafka output); the scoring job replaces it once it lands.
+stack up -> train and register a model in MLflow (or reuse the champion) -> promote ->
+publish onto ``models`` -> submit the job -> stream generated events at a steady rate
+-> read every recommendation back (read_committed) -> show users' rows from Cassandra.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import click
 
+from streamrec.cli import model as model_cli
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import build_config, stack_options
-from streamrec.jobs import smoke
+from streamrec.jobs import recommend
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
 from streamrec.stack.launcher import Stack
 
-JOB_NAME = "streamrec-smoke"
-EVENT_TYPES = ("view", "click", "add", "purchase")
+JOB_NAME = "streamrec-demo"
+MODEL_NAME = "streamrec"
+SEED = 7  # the same world the model is trained on, so the events' items are known
 
 
-def replace_running_job(config: StackConfig) -> str:
-    """Cancel an earlier demo job (it resumes from committed offsets) and submit anew."""
+def ensure_champion(ctx: click.Context, config: StackConfig, retrain: bool) -> str:
+    """The champion version, training and promoting one first if there is none."""
+    from streamrec.model_registry.mlflow_registry import CHAMPION, MlflowRegistry
+
+    registry = MlflowRegistry(config.mlflow_url, MODEL_NAME)
+    version = None if retrain else registry.alias_version(CHAMPION)
+    if version is not None:
+        click.echo(f"using champion {MODEL_NAME} version {version} from MLflow")
+        return version
+    click.echo("training a model (about a minute on 2 cores)...")
+    ctx.invoke(model_cli.train, model_name=MODEL_NAME, tracking_uri=config.mlflow_url, seed=SEED)
+    ctx.invoke(
+        model_cli.promote, model_name=MODEL_NAME, tracking_uri=config.mlflow_url, ref="challenger"
+    )
+    return registry.resolve(CHAMPION)
+
+
+def replace_running_job(config: StackConfig, job_args: list[str]) -> str:
+    """Cancel an earlier demo job (its offsets are committed) and submit anew."""
     for job in flink_client.jobs_overview(config):
         if job["name"] == JOB_NAME and job["state"] in ("RUNNING", "CREATED", "RESTARTING"):
             click.echo(f"cancelling the previous demo job {job['jid']}")
             flink_client.cancel_job(config, job["jid"])
-    job_id = flink_client.submit_python_job(
-        config,
-        Path(smoke.__file__),
-        ["--bootstrap", config.kafka_bootstrap, "--job-name", JOB_NAME],
-    )
-    deadline = time.monotonic() + 120
+    job_id = flink_client.submit_python_job(config, Path(recommend.__file__), job_args)
+    deadline = time.monotonic() + 180
     while not flink_client.all_tasks_running(config, job_id):
         if time.monotonic() > deadline:
             raise StackError(
-                f"job {job_id} did not reach RUNNING in 120 s; see {config.flink_rest_url}"
+                f"job {job_id} did not reach RUNNING in 180 s; see {config.flink_rest_url}"
             )
         time.sleep(0.5)
     return job_id
 
 
-def stream_events(config: StackConfig, count: int, rate: float) -> set[str]:
+def demo_events(count: int) -> list[dict[str, Any]]:
+    """Generated user sessions, with fresh ids; timestamps are set when sent."""
+    from streamrec.model_registry.synthetic import SyntheticConfig, generate
+
+    data = generate(SyntheticConfig(seed=SEED, n_users=3000, days=28))
+    run = uuid.uuid4().hex[:6]
+    tail = data.events[-count:]
+    return [
+        {
+            "event_id": f"demo-{run}-{n}",
+            "user_id": e.user_id,
+            "item_id": e.item_id,
+            "type": e.type,
+        }
+        for n, e in enumerate(tail)
+    ]
+
+
+def stream_events(config: StackConfig, events: list[dict[str, Any]], rate: float) -> None:
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": config.kafka_bootstrap, "linger.ms": 5})
-    rng = random.Random()
-    run = uuid.uuid4().hex[:6]
-    sent: set[str] = set()
     started = time.monotonic()
-    for i in range(count):
-        user = f"user-{rng.randint(1, 50)}"
-        event = {
-            "event_id": f"demo-{run}-{i}",
-            "user_id": user,
-            "item_id": f"item-{rng.randint(1, 500)}",
-            "type": rng.choice(EVENT_TYPES),
-            "ts": int(time.time() * 1000),
-        }
-        producer.produce("events", key=user, value=json.dumps(event))
-        sent.add(event["event_id"])
+    for i, event in enumerate(events):
+        event["ts"] = int(time.time() * 1000)
+        producer.produce(
+            "events", key=event["user_id"], value=json.dumps(event), timestamp=event["ts"]
+        )
         # Pace to the target rate; the progress line shows how far we are.
         ahead = (i + 1) / rate - (time.monotonic() - started)
         if ahead > 0:
             time.sleep(ahead)
-        if (i + 1) % max(1, count // 20) == 0 or i + 1 == count:
+        if (i + 1) % max(1, len(events) // 40) == 0 or i + 1 == len(events):
             producer.poll(0)
-            click.echo(f"\rstreamed {i + 1}/{count} events", nl=False)
+            elapsed = time.monotonic() - started
+            click.echo(
+                f"\rstreamed {i + 1}/{len(events)} events ({(i + 1) / elapsed:.0f}/s)", nl=False
+            )
     producer.flush(30)
     click.echo()
-    return sent
 
 
 def read_recommendations(
-    config: StackConfig, wanted: set[str], timeout_s: float = 60
-) -> list[dict]:
+    config: StackConfig, wanted: set[str], timeout_s: float = 120
+) -> dict[str, dict[str, Any]]:
+    """Recommendations for ``wanted`` event ids, read_committed, with the time each was read."""
     from confluent_kafka import Consumer
 
     consumer = Consumer(
@@ -92,7 +120,7 @@ def read_recommendations(
         }
     )
     consumer.subscribe(["recommendations"])
-    found: list[dict] = []
+    found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout_s
     while len(found) < len(wanted) and time.monotonic() < deadline:
         message = consumer.poll(0.5)
@@ -100,30 +128,89 @@ def read_recommendations(
             continue
         record = json.loads(message.value())
         if record.get("event_id") in wanted:
-            found.append(record)
+            record["read_ts"] = int(time.time() * 1000)
+            found[record["event_id"]] = record
     consumer.close()
     return found
 
 
+def show_cassandra_rows(config: StackConfig, users: list[str]) -> None:
+    from streamrec.stack.cql_client import connect
+
+    with connect("127.0.0.1", config.cassandra_port, config.keyspace) as session:
+        for user in users:
+            row = session.execute(
+                "SELECT model_version, event_id, items FROM recs_by_user WHERE user_id = %s",
+                (user,),
+            ).one()
+            if row is None:
+                click.echo(f"  {user}: no row")
+                continue
+            top = ", ".join(f"{i.item_id} ({i.score:.2f})" for i in row.items[:5])
+            click.echo(f"  {user}  model {row.model_version}  after {row.event_id}: {top}")
+
+
+def percentile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0
+
+
 @click.command()
 @stack_options
-@click.option(
-    "--events", "count", default=500, show_default=True, help="How many events to stream."
-)
+@click.option("--events", "count", default=2000, show_default=True, help="Events to stream.")
 @click.option("--rate", default=200.0, show_default=True, help="Events per second.")
+@click.option("--retrain", is_flag=True, help="Train a new model even if MLflow has a champion.")
+@click.pass_context
 @user_errors
-def demo(data_dir: Path | None, count: int, rate: float, **ports: int | None) -> None:
-    """Start the stack, run the job, stream events, show recommendations."""
+def demo(
+    ctx: click.Context,
+    data_dir: Path | None,
+    count: int,
+    rate: float,
+    retrain: bool,
+    **ports: int | None,
+) -> None:
+    """Start the stack, train and publish a model, run the job, stream events, show results."""
     config = build_config(data_dir, **ports)
     Stack(config, echo=click.echo).up()
-    job_id = replace_running_job(config)
+    version = ensure_champion(ctx, config, retrain)
+    ctx.invoke(
+        model_cli.publish,
+        model_name=MODEL_NAME,
+        tracking_uri=config.mlflow_url,
+        bootstrap_servers=config.kafka_bootstrap,
+        ref=version,
+    )
+    job_args = [
+        "--bootstrap", config.kafka_bootstrap,
+        "--cassandra", f"127.0.0.1:{config.cassandra_port}",
+        "--keyspace", config.keyspace,
+        "--job-name", JOB_NAME,
+        "--group-id", JOB_NAME,
+        "--checkpoint-interval-ms", "2000",
+    ]  # fmt: skip
+    job_id = replace_running_job(config, job_args)
     click.echo(f"job {job_id} RUNNING")
-    sent = stream_events(config, count, rate)
-    received = read_recommendations(config, sent)
-    click.echo(f"{len(received)}/{len(sent)} recommendations read back (read_committed):")
-    for record in received[:5]:
-        click.echo(f"  {json.dumps(record)}")
+    events = demo_events(count)
+    stream_events(config, events, rate)
+    received = read_recommendations(config, {e["event_id"] for e in events})
+    versions = sorted({r["model_version"] for r in received.values()})
+    click.echo(
+        f"{len(received)}/{len(events)} recommendations read back (read_committed), "
+        f"model version(s) {', '.join(versions)}"
+    )
+    if received:
+        scored = [r["emitted_ts"] - r["event_ts"] for r in received.values()]
+        visible = [r["read_ts"] - r["event_ts"] for r in received.values()]
+        click.echo(
+            f"event -> scored: p50 {percentile(scored, 0.5)} ms, p99 {percentile(scored, 0.99)}"
+            f" ms; event -> readable on Kafka (exactly-once, 2 s checkpoints): p50 "
+            f"{percentile(visible, 0.5)} ms"
+        )
+    users = list(dict.fromkeys(e["user_id"] for e in reversed(events)))[:5]
+    click.echo("latest recommendations in Cassandra (recs_by_user):")
+    show_cassandra_rows(config, users)
     click.echo(f"\nFlink dashboard: {config.flink_rest_url}/#/job/running/{job_id}/overview")
     click.echo("The job keeps running; stop everything with `streamrec stack down`.")
-    if len(received) < len(sent):
-        raise StackError(f"only {len(received)} of {len(sent)} recommendations arrived within 60 s")
+    if len(received) < len(events):
+        raise StackError(f"only {len(received)} of {len(events)} recommendations arrived")
