@@ -23,9 +23,10 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from streamrec.model_registry.synthetic import SyntheticConfig, generate
+from streamrec.stack.readback import read_recommendations
 
 
 def make_events(count: int, run: str) -> list[dict[str, Any]]:
@@ -66,28 +67,10 @@ def produce(bootstrap: str, topic: str, events: list[dict[str, Any]], rate: floa
 
 
 def collect(bootstrap: str, topic: str, wanted: set[str], timeout_s: float) -> list[dict]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"job-load-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe([topic])
-    found: dict[str, dict] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(found) < len(wanted) and time.monotonic() < deadline:
-        message = consumer.poll(0.2)
-        if message is None or message.error():
-            continue
-        record = json.loads(message.value())
-        if record["event_id"] in wanted:
-            record["read_ts"] = int(time.time() * 1000)
-            found[record["event_id"]] = record
-        if len(found) % 2000 == 0:
-            print(f"\r  read {len(found)}/{len(wanted)}", end="", flush=True)
-    consumer.close()
+    def progress(done: int, total: int) -> None:
+        print(f"\r  read {done}/{total}", end="", flush=True)
+
+    found = read_recommendations(bootstrap, topic, wanted, timeout_s, progress)
     print(f"\r  read {len(found)}/{len(wanted)}")
     return list(found.values())
 

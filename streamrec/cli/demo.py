@@ -23,6 +23,7 @@ from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
 from streamrec.stack.launcher import Stack
+from streamrec.stack.readback import read_recommendations
 
 JOB_NAME = "streamrec-demo"
 MODEL_NAME = "streamrec"
@@ -105,35 +106,6 @@ def stream_events(config: StackConfig, events: list[dict[str, Any]], rate: float
     click.echo()
 
 
-def read_recommendations(
-    config: StackConfig, wanted: set[str], timeout_s: float = 120
-) -> dict[str, dict[str, Any]]:
-    """Recommendations for ``wanted`` event ids, read_committed, with the time each was read."""
-    from confluent_kafka import Consumer
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": config.kafka_bootstrap,
-            "group.id": f"streamrec-demo-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe(["recommendations"])
-    found: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(found) < len(wanted) and time.monotonic() < deadline:
-        message = consumer.poll(0.5)
-        if message is None or message.error():
-            continue
-        record = json.loads(message.value())
-        if record.get("event_id") in wanted:
-            record["read_ts"] = int(time.time() * 1000)
-            found[record["event_id"]] = record
-    consumer.close()
-    return found
-
-
 def show_cassandra_rows(config: StackConfig, users: list[str]) -> None:
     from streamrec.stack.cql_client import connect
 
@@ -193,7 +165,9 @@ def demo(
     click.echo(f"job {job_id} RUNNING")
     events = demo_events(count)
     stream_events(config, events, rate)
-    received = read_recommendations(config, {e["event_id"] for e in events})
+    received = read_recommendations(
+        config.kafka_bootstrap, "recommendations", {e["event_id"] for e in events}, 120
+    )
     versions = sorted({r["model_version"] for r in received.values()})
     click.echo(
         f"{len(received)}/{len(events)} recommendations read back (read_committed), "
