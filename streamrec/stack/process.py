@@ -119,7 +119,7 @@ def spawn(
     full_env = dict(env if env is not None else os.environ)
     full_env[OWNER_ENV] = owner
     with open(log_file, "ab") as out:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             list(args),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -128,6 +128,14 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
+    # Under load /proc/<pid>/environ was once seen without the marker right after Popen
+    # returned (a test failed on it); wait until ownership is provable, as callers assume.
+    deadline = time.monotonic() + 5.0
+    while environ_value(proc.pid, OWNER_ENV) != owner and proc.poll() is None:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    return proc
 
 
 def stop_group(pid: int, *, grace_seconds: float = 30.0) -> bool:
