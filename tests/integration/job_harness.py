@@ -71,7 +71,7 @@ def submit_job(
         "--group-id", topics.prefix,
         "--job-name", topics.prefix,
         "--checkpoint-interval-ms", "1000",
-        *extra_args,
+        *extra_args,  # last wins in argparse, so these override the defaults above
     ]  # fmt: skip
     job_id = flink_client.submit_python_job(
         config, Path(recommend.__file__), args, parallelism=parallelism

@@ -226,3 +226,29 @@ def test_bad_events_go_to_the_dlq_with_their_reason(job: RunningJob) -> None:
         dlq.close()
     # The job kept going: a valid event after the bad ones is still answered.
     assert job.probe(f"{marker}-after")["event_id"].startswith("probe-")
+
+
+def test_at_least_once_delivery_is_readable_before_a_checkpoint(
+    stack_config: StackConfig,
+) -> None:
+    """--delivery at-least-once: no transactions, so results need no checkpoint to show."""
+    topics = JobTopics(f"alo_{uuid.uuid4().hex[:8]}")
+    # A checkpoint interval far beyond the wait below: only non-transactional output fits.
+    job_id = submit_job(
+        stack_config,
+        topics,
+        ["--delivery", "at-least-once", "--checkpoint-interval-ms", "600000"],
+    )
+    recs = RecommendationReader(stack_config.kafka_bootstrap, topics.recommendations)
+    try:
+        events = [
+            {"event_id": f"{topics.prefix}-{n}", "user_id": f"u{n % 3}", "item_id": "i1",
+             "type": "view", "ts": now_ms()}
+            for n in range(10)
+        ]  # fmt: skip
+        EventProducer(stack_config.kafka_bootstrap, topics.events).send(events)
+        got = recs.wait_for_events({e["event_id"] for e in events}, timeout_s=60)
+        assert {r["model_version"] for r in got.values()} == {"fallback:popularity"}
+    finally:
+        recs.close()
+        flink_client.cancel_job(stack_config, job_id)
