@@ -19,51 +19,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import uuid
 from typing import Any
 
-from confluent_kafka import Producer
-
+from streamrec.model_registry.replay import live_copies, records_stamped_at_send, replay
 from streamrec.model_registry.synthetic import SyntheticConfig, generate
 from streamrec.stack.readback import read_recommendations
 
 
-def make_events(count: int, run: str) -> list[dict[str, Any]]:
-    data = generate(SyntheticConfig(seed=7, n_users=3000, days=28))
-    source = data.events[-count:] if count <= len(data.events) else data.events
-    return [
-        {
-            "event_id": f"load-{run}-{n}",
-            "user_id": e.user_id,
-            "item_id": e.item_id,
-            "type": e.type,
-        }
-        for n, e in enumerate(source[:count])
-    ]
+def make_events(count: int, prefix: str) -> list[dict[str, Any]]:
+    data = generate(SyntheticConfig(seed=7))
+    return live_copies(data.events[-count:], prefix)
 
 
 def produce(bootstrap: str, topic: str, events: list[dict[str, Any]], rate: float | None) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    started = time.monotonic()
-    for i, event in enumerate(events):
-        event["ts"] = int(time.time() * 1000)
-        while True:
-            try:
-                producer.produce(topic, key=event["user_id"], value=json.dumps(event),
-                                 timestamp=event["ts"])  # fmt: skip
-                break
-            except BufferError:
-                producer.poll(0.05)
-        if rate is not None:
-            ahead = (i + 1) / rate - (time.monotonic() - started)
-            if ahead > 0:
-                time.sleep(ahead)
-        if i % 1000 == 0:
-            producer.poll(0)
-            print(f"\r  produced {i + 1}/{len(events)}", end="", flush=True)
-    producer.flush(60)
-    print(f"\r  produced {len(events)}/{len(events)}")
+    records = records_stamped_at_send(events)
+    replay(records, bootstrap, topic, rate, lambda line: print(f"  {line}"), linger_ms=5)
 
 
 def collect(bootstrap: str, topic: str, wanted: set[str], timeout_s: float) -> list[dict]:
@@ -94,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     report: dict[str, Any] = {}
 
     print(f"throughput: {args.burst} events as fast as possible")
-    burst = make_events(args.burst, f"{run}b")
+    burst = make_events(args.burst, f"load-{run}b")
     produce(args.bootstrap, args.events_topic, burst, None)
     got = collect(args.bootstrap, args.recommendations_topic,
                   {e["event_id"] for e in burst}, 600)  # fmt: skip
@@ -108,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {report['burst']}")
 
     print(f"latency: {args.paced} events at {args.rate:.0f}/s")
-    paced = make_events(args.paced, f"{run}p")
+    paced = make_events(args.paced, f"load-{run}p")
     produce(args.bootstrap, args.events_topic, paced, args.rate)
     got = collect(args.bootstrap, args.recommendations_topic,
                   {e["event_id"] for e in paced}, 300)  # fmt: skip

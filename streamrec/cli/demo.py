@@ -7,7 +7,6 @@ publish onto ``models`` -> submit the job -> stream generated events at a steady
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +18,7 @@ from streamrec.cli import model as model_cli
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import build_config, stack_options
 from streamrec.jobs import recommend
+from streamrec.model_registry.replay import live_copies, records_stamped_at_send, replay
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
@@ -65,45 +65,11 @@ def replace_running_job(config: StackConfig, job_args: list[str]) -> str:
 
 
 def demo_events(count: int) -> list[dict[str, Any]]:
-    """Generated user sessions, with fresh ids; timestamps are set when sent."""
+    """The newest ``count`` generated events, with fresh ids; timestamps are set when sent."""
     from streamrec.model_registry.synthetic import SyntheticConfig, generate
 
-    data = generate(SyntheticConfig(seed=SEED, n_users=3000, days=28))
-    run = uuid.uuid4().hex[:6]
-    tail = data.events[-count:]
-    return [
-        {
-            "event_id": f"demo-{run}-{n}",
-            "user_id": e.user_id,
-            "item_id": e.item_id,
-            "type": e.type,
-        }
-        for n, e in enumerate(tail)
-    ]
-
-
-def stream_events(config: StackConfig, events: list[dict[str, Any]], rate: float) -> None:
-    from confluent_kafka import Producer
-
-    producer = Producer({"bootstrap.servers": config.kafka_bootstrap, "linger.ms": 5})
-    started = time.monotonic()
-    for i, event in enumerate(events):
-        event["ts"] = int(time.time() * 1000)
-        producer.produce(
-            "events", key=event["user_id"], value=json.dumps(event), timestamp=event["ts"]
-        )
-        # Pace to the target rate; the progress line shows how far we are.
-        ahead = (i + 1) / rate - (time.monotonic() - started)
-        if ahead > 0:
-            time.sleep(ahead)
-        if (i + 1) % max(1, len(events) // 40) == 0 or i + 1 == len(events):
-            producer.poll(0)
-            elapsed = time.monotonic() - started
-            click.echo(
-                f"\rstreamed {i + 1}/{len(events)} events ({(i + 1) / elapsed:.0f}/s)", nl=False
-            )
-    producer.flush(30)
-    click.echo()
+    data = generate(SyntheticConfig(seed=SEED))
+    return live_copies(data.events[-count:], f"demo-{uuid.uuid4().hex[:6]}")
 
 
 def show_cassandra_rows(config: StackConfig, users: list[str]) -> None:
@@ -164,7 +130,9 @@ def demo(
     job_id = replace_running_job(config, job_args)
     click.echo(f"job {job_id} RUNNING")
     events = demo_events(count)
-    stream_events(config, events, rate)
+    # Small linger: the latency printed below is measured from each event's send time.
+    records = records_stamped_at_send(events)
+    replay(records, config.kafka_bootstrap, "events", rate, click.echo, linger_ms=5)
     received = read_recommendations(
         config.kafka_bootstrap, "recommendations", {e["event_id"] for e in events}, 120
     )

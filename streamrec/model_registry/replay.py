@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,25 @@ PROGRESS_EVERY_S = 2.0
 def records_from_events(events: Iterable[Event]) -> Iterator[tuple[bytes | None, bytes]]:
     for e in events:
         yield e.user_id.encode(), e.to_json().encode()
+
+
+def live_copies(events: Sequence[Event], prefix: str) -> list[dict[str, Any]]:
+    """Events as JSON-ready dicts with ids unique to ``prefix``; ``ts`` is set when sent."""
+    return [
+        {"event_id": f"{prefix}-{n}", "user_id": e.user_id, "item_id": e.item_id, "type": e.type}
+        for n, e in enumerate(events)
+    ]
+
+
+def records_stamped_at_send(events: Iterable[dict[str, Any]]) -> Iterator[tuple[bytes, bytes]]:
+    """Records whose ``ts`` is the moment ``replay`` takes them, written back into each dict.
+
+    Lazy on purpose: ``replay`` pulls one record just before producing it, so ``ts`` is the
+    send time even when the stream is paced over minutes.
+    """
+    for event in events:
+        event["ts"] = int(time.time() * 1000)
+        yield event["user_id"].encode(), json.dumps(event).encode()
 
 
 def records_from_jsonl(path: Path) -> Iterator[tuple[bytes | None, bytes]]:
@@ -37,14 +56,22 @@ def replay(
     producer_factory: Callable[[dict[str, Any]], Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    linger_ms: int = 20,
 ) -> int:
-    """Send records (key, value); ``rate_per_s`` None means as fast as possible."""
+    """Send records (key, value); ``rate_per_s`` None means as fast as possible.
+
+    ``linger_ms`` trades latency for batching; latency measurements want it small.
+    """
     if producer_factory is None:
         from confluent_kafka import Producer
 
         producer_factory = Producer
     producer = producer_factory(
-        {"bootstrap.servers": bootstrap_servers, "linger.ms": 20, "enable.idempotence": True}
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "linger.ms": linger_ms,
+            "enable.idempotence": True,
+        }
     )
     start = last_report = clock()
     sent = 0

@@ -1,5 +1,13 @@
+import json
+import time
+
 from streamrec.contracts.event import Event
-from streamrec.model_registry.replay import records_from_events, replay
+from streamrec.model_registry.replay import (
+    live_copies,
+    records_from_events,
+    records_stamped_at_send,
+    replay,
+)
 
 
 class Producer:
@@ -39,3 +47,16 @@ def test_rate_limit_and_order() -> None:
     assert sent == 10
     assert [v for _, _, v in made[0].sent] == [e.to_json().encode() for e in events]
     assert now[0] == 2.0  # 10 records at 5/s take 2 s of (fake) time
+
+
+def test_live_copies_get_fresh_ids_and_the_send_time() -> None:
+    events = live_copies(
+        [Event("old", "u1", "i1", "view", 5), Event("old", "u2", None, "request", 6)], "run"
+    )
+    assert [e["event_id"] for e in events] == ["run-0", "run-1"]
+    assert all("ts" not in e for e in events)
+    before = int(time.time() * 1000)
+    key, value = next(records_stamped_at_send(events))
+    assert key == b"u1"
+    assert json.loads(value)["ts"] == events[0]["ts"] >= before
+    assert "ts" not in events[1]  # stamped only when taken, not ahead of time
