@@ -18,19 +18,22 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def stack_topics(partitions: int) -> list[TopicSpec]:
-    """Topics of DESIGN.md: models and rules are compacted (latest per key wins)."""
+def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
+    """Topics of DESIGN.md: models and rules are compacted (latest per key wins).
+
+    ``prefix`` gives a separate set of the same topics (tests run one job per set).
+    """
     compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
     return [
-        TopicSpec("events", partitions),
-        TopicSpec("recommendations", partitions),
-        TopicSpec("events.dlq", 1),
+        TopicSpec(f"{prefix}events", partitions),
+        TopicSpec(f"{prefix}recommendations", partitions),
+        TopicSpec(f"{prefix}events.dlq", 1),
         TopicSpec(
-            "models",
+            f"{prefix}models",
             1,
             {**compacted, "max.message.bytes": str(MODELS_MAX_MESSAGE_BYTES)},
         ),
-        TopicSpec("rules", 1, dict(compacted)),
+        TopicSpec(f"{prefix}rules", 1, dict(compacted)),
     ]
 
 

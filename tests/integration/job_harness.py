@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Producer
 from streamrec.jobs import recommend
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
-from streamrec.stack.topics import MODELS_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
+from streamrec.stack.topics import TopicSpec, ensure_topics, stack_topics
 
 
 @dataclass
@@ -43,16 +43,7 @@ class JobTopics:
         return f"{self.prefix}_recommendations"
 
     def specs(self, partitions: int) -> list[TopicSpec]:
-        compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
-        return [
-            TopicSpec(self.events, partitions),
-            TopicSpec(self.recommendations, partitions),
-            TopicSpec(self.dlq, 1),
-            TopicSpec(
-                self.models, 1, {**compacted, "max.message.bytes": str(MODELS_MAX_MESSAGE_BYTES)}
-            ),
-            TopicSpec(self.rules, 1, dict(compacted)),
-        ]
+        return stack_topics(partitions, prefix=f"{self.prefix}_")
 
 
 def submit_job(

@@ -62,6 +62,9 @@ def test_models_and_rules_topics_are_compacted() -> None:
     assert specs["models"].config["cleanup.policy"] == "compact"
     assert specs["rules"].config["cleanup.policy"] == "compact"
     assert int(specs["models"].config["max.message.bytes"]) > 1024 * 1024
+    prefixed = {s.name: s for s in stack_topics(2, prefix="t_")}
+    assert set(prefixed) == {f"t_{name}" for name in specs}
+    assert prefixed["t_models"].config == specs["models"].config
 
 
 def test_port_checks() -> None:
