@@ -48,7 +48,7 @@ from streamrec.udfs.recommend_function import (
 MAX_PARALLELISM = 128
 # ISO-8859-1 maps bytes 1:1 to chars, so Python sees the exact bytes (for the DLQ too).
 LOSSLESS_CHARSET = "ISO-8859-1"
-DELIVERY = {"exactly-once": "exactly-once", "at-least-once": "at-least-once"}
+DELIVERY_MODES = ("exactly-once", "at-least-once")  # the Kafka table sink's own names
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--job-name", default="streamrec")
     p.add_argument(
         "--delivery",
-        choices=sorted(DELIVERY),
+        choices=DELIVERY_MODES,
         default="exactly-once",
         help="exactly-once: outputs visible to read_committed readers at each checkpoint; "
         "at-least-once: visible at once, duplicates possible after a failure (dedupe on "
@@ -208,7 +208,7 @@ def _kafka_sink(args: argparse.Namespace, topic: str, key_field: str) -> TableDe
         .option("key.fields", key_field)
         .option("value.format", "raw")
         .option("value.fields-include", "EXCEPT_KEY")
-        .option("sink.delivery-guarantee", DELIVERY[args.delivery])
+        .option("sink.delivery-guarantee", args.delivery)
     )
     if args.delivery == "exactly-once":
         descriptor = (

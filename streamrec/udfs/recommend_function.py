@@ -50,6 +50,7 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
+from streamrec.contracts.event import Event
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.state import user_state
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
@@ -91,10 +92,10 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         s = self.settings
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
-        self.serving = Serving(default_spec(s.half_life_ms))
+        self.serving = Serving(default_spec(s.half_life_ms), s.retrieval_backend)
         self.fallback = PopularityFallback()
         self.rounds = TimerRounds(s.max_delay_ms)
-        self.batch: list[tuple[Any, UserFeatures]] = []
+        self.batch: list[tuple[Event, UserFeatures]] = []
         self.writer = RecsWriter(s.cassandra) if s.cassandra is not None else None
         if self.writer is not None:
             self.writer.open()
@@ -105,8 +106,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             self.writer.close()
 
     def process_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext):
-        if self.serving.needs_restore:
-            self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
+        self._restore_serving(ctx)
         if self.batch:
             # Unreachable if TimerRounds is right; flushing beats holding events in memory.
             self.missed_round_ends.inc()
@@ -128,8 +128,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             ctx.timer_service().register_processing_time_timer(tick)
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext):
-        if self.serving.needs_restore:
-            self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
+        self._restore_serving(ctx)
         user_id = ctx.get_current_key()
         for row in self.pending.get():
             self.batch.append(user_state.pending_from_row(user_id, row))
@@ -137,6 +136,12 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         round_ended = self.rounds.fired(user_id, timestamp)
         if self.batch and (round_ended or len(self.batch) >= self.settings.max_batch):
             yield from self._flush()
+
+    def _restore_serving(self, ctx: Any) -> None:
+        """After a (re)start, serve what broadcast state holds; keyed callbacks call this
+        because ``open`` cannot read broadcast state."""
+        if self.serving.needs_restore:
+            self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
 
     def process_broadcast_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.Context):
         store = Latin1Store(ctx.get_broadcast_state(SERVING_STATE))
@@ -163,6 +168,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         if model is None:
             lists = self.fallback.recommend(features, self.settings.k)
             version, name = FALLBACK_VERSION, None
+            self._candidates_per_event = {}
         else:
             config = ScoringConfig(
                 k=self.settings.k,
@@ -174,7 +180,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             result = score_batch(model, features, config)
             lists = result.recommendations
             version, name = model.version, model.model_name
-            self._stage_totals = result.candidates_after
+            self._candidates_per_event = {
+                stage: total // len(batch) for stage, total in result.candidates_after.items()
+            }
         emitted = int(time.time() * 1000)
         recs = [
             Recommendation(
@@ -205,7 +213,8 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self._last_batch = 0
         self._last_score_ms = 0.0
         self._last_cassandra_ms = 0.0
-        self._stage_totals: dict[str, int] = {}
+        # Of the last batch, per stage; empty when the fallback answered it.
+        self._candidates_per_event: dict[str, int] = {}
         self.events_in = group.counter("eventsIn")
         self.recs_out = group.counter("recommendationsOut")
         self.batches = group.counter("batches")
@@ -220,7 +229,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         for stage in ("retrieved", "filtered", "returned"):
             group.gauge(
                 f"candidatesPerEvent_{stage}",
-                lambda stage=stage: self._per_event(stage),
+                lambda stage=stage: self._candidates_per_event.get(stage, 0),
             )
 
     def _model_version_gauge(self) -> int:
@@ -232,7 +241,3 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             return int(model.version)
         except ValueError:
             return -1
-
-    def _per_event(self, stage: str) -> int:
-        total = self._stage_totals.get(stage, 0)
-        return total // self._last_batch if self._last_batch else 0

@@ -27,7 +27,8 @@ from streamrec.contracts.rules import RuleSet, parse_rules
 from streamrec.model_registry.chunks import Chunk, reassemble
 from streamrec.model_registry.errors import ChunkError, PackageError
 from streamrec.model_registry.package import LoadedModel, load_package
-from streamrec.state.features import UNKNOWN_CATEGORY, FeatureSpec
+from streamrec.state.features import UNKNOWN_CATEGORY, FeatureSpec, UserFeatures
+from streamrec.udfs.scoring import ScoringConfig, score_batch
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,9 @@ class Outcome:
 class Serving:
     """The model and rules one scoring subtask serves, and their verification."""
 
-    def __init__(self, feature_spec: FeatureSpec) -> None:
+    def __init__(self, feature_spec: FeatureSpec, retrieval_backend: str = "auto") -> None:
         self.feature_spec = feature_spec
+        self.retrieval_backend = retrieval_backend
         self.model: LoadedModel | None = None
         self.rules: RuleSet | None = None
         self._category_of: dict[str, str] = {}
@@ -194,8 +196,13 @@ class Serving:
 
     def _serve_model(self, model: LoadedModel) -> None:
         self._category_of = category_lookup(model)
-        # Build the retrieval index now, off the scoring path (HNSW takes seconds at 100K).
-        model.retriever("auto")
+        # Build now what the first batch would otherwise build on the scoring path: the
+        # retrieval index (HNSW takes seconds at 100K items) and the traced TF graphs. Two
+        # batch sizes, because a reduce_retracing graph generalises the batch dimension on
+        # its second trace and then serves every size.
+        warm_up = ScoringConfig(backend=self.retrieval_backend)
+        for size in (1, 2):
+            score_batch(model, [UserFeatures()] * size, warm_up)
         self.model = model
 
 
