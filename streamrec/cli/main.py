@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from streamrec.cli.demo import demo
+from streamrec.cli.job import job
 from streamrec.cli.model import model
 from streamrec.cli.stack import stack
 
@@ -18,3 +19,4 @@ def cli() -> None:
 cli.add_command(stack)
 cli.add_command(model)
 cli.add_command(demo)
+cli.add_command(job)

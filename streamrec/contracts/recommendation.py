@@ -25,6 +25,9 @@ class Recommendation:
     rules_version: str | None
     event_ts: int
     emitted_ts: int
+    events_seen: int = 0
+    """Events of this user folded into its state, this one included (its state's size in
+    events): consecutive per user, so a gap or a repeat shows lost or replayed state."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +39,7 @@ class Recommendation:
             "rules_version": self.rules_version,
             "event_ts": self.event_ts,
             "emitted_ts": self.emitted_ts,
+            "events_seen": self.events_seen,
         }
 
     def to_json(self) -> str:

@@ -104,3 +104,81 @@ def operator_metric(config: StackConfig, job_id: str, operator: str, metric: str
             if entry.get("id") == f"{operator}.{metric}" and "sum" in entry:
                 return float(entry["sum"])
     return None
+
+
+def trigger_savepoint(
+    config: StackConfig,
+    job_id: str,
+    *,
+    stop: bool,
+    target_dir: str | None = None,
+    native_format: bool = False,
+) -> str:
+    """Start a savepoint (``stop``: stop-with-savepoint); return the trigger id to poll.
+
+    Canonical format is the default: unlike native, it can be restored under another
+    state backend, and with any parallelism up to the job's max parallelism.
+    """
+    fmt = "NATIVE" if native_format else "CANONICAL"
+    if stop:
+        url = f"{config.flink_rest_url}/jobs/{job_id}/stop"
+        body: dict[str, Any] = {"drain": False, "formatType": fmt}
+        if target_dir:
+            body["targetDirectory"] = target_dir
+    else:
+        url = f"{config.flink_rest_url}/jobs/{job_id}/savepoints"
+        body = {"cancel-job": False, "formatType": fmt}
+        if target_dir:
+            body["target-directory"] = target_dir
+    response = requests.post(url, json=body, timeout=10)
+    if response.status_code not in (200, 202):
+        raise StackError(
+            f"Flink refused the savepoint of job {job_id}: HTTP {response.status_code} "
+            f"{rest_error(response)}"
+        )
+    return str(response.json()["request-id"])
+
+
+def savepoint_result(config: StackConfig, job_id: str, trigger_id: str) -> str | None:
+    """The savepoint's location once completed, None while in progress.
+
+    Raises :class:`StackError` with Flink's root cause when it failed.
+    """
+    response = requests.get(
+        f"{config.flink_rest_url}/jobs/{job_id}/savepoints/{trigger_id}", timeout=10
+    )
+    response.raise_for_status()
+    body = response.json()
+    if body["status"]["id"] != "COMPLETED":
+        return None
+    operation = body.get("operation") or {}
+    if "location" in operation:
+        return str(operation["location"])
+    cause = operation.get("failure-cause") or {}
+    raise StackError(
+        f"savepoint of job {job_id} failed: {root_cause(cause.get('stack-trace', ''))}"
+    )
+
+
+def latest_checkpoints(config: StackConfig, job_id: str) -> dict[str, Any]:
+    """Checkpoint counts and the latest completed/restored checkpoint (``/checkpoints``)."""
+    response = requests.get(f"{config.flink_rest_url}/jobs/{job_id}/checkpoints", timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def rest_error(response: requests.Response) -> str:
+    try:
+        errors = response.json().get("errors", [])
+    except ValueError:
+        return response.text[:500]
+    return root_cause("\n".join(str(e) for e in errors)) if errors else response.text[:500]
+
+
+def root_cause(stack_trace: str) -> str:
+    """The last ``Caused by:`` line of a Java stack trace: usually the one that says why."""
+    lines = [line.strip() for line in stack_trace.splitlines() if line.strip()]
+    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by:")]
+    if causes:
+        return causes[-1]
+    return lines[0] if lines else "(Flink gave no reason)"

@@ -194,8 +194,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
                 rules_version=rules.version if rules is not None else None,
                 event_ts=event.ts,
                 emitted_ts=emitted,
+                events_seen=sum(after.event_counts.values()),
             )
-            for (event, _), items in zip(batch, lists, strict=True)
+            for (event, after), items in zip(batch, lists, strict=True)
         ]
         self._last_batch = len(batch)
         self._last_score_ms = (time.perf_counter() - started) * 1000

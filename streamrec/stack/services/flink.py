@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from streamrec.stack import toolchain
+from streamrec.stack import process, toolchain
 from streamrec.stack.config import HOST, StackConfig
-from streamrec.stack.errors import MissingToolError
+from streamrec.stack.errors import MissingToolError, StackError
 from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
 
 
@@ -186,13 +188,65 @@ class FlinkService(Service):
                 log_file=self.log_dir / "jobmanager.out",
                 env=env,
             ),
+            # Supervised, as Kubernetes would: a TaskManager that dies comes back, and the
+            # JobManager then restarts the job from its latest checkpoint.
             ProcessSpec(
                 name="flink-taskmanager",
-                args=["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+                args=supervised(
+                    ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+                    self.taskmanager_pid_file,
+                ),
                 log_file=self.log_dir / "taskmanager.out",
                 env=env,
             ),
         ]
+
+    @property
+    def taskmanager_pid_file(self) -> Path:
+        return self.home / "pids" / "taskmanager.jvm.pid"
+
+    def taskmanager_pid(self) -> int | None:
+        """The pid of the TaskManager JVM (not its supervisor), if it is alive and ours."""
+        try:
+            pid = int(self.taskmanager_pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+        alive = process.live_stat(pid) is not None
+        ours = process.environ_value(pid, process.OWNER_ENV) == str(self.config.data_dir)
+        return pid if alive and ours else None
+
+    def registered_taskmanagers(self) -> list[str]:
+        """Ids of the TaskManagers the JobManager knows, from the REST API."""
+        import requests
+
+        response = requests.get(f"{self.config.flink_rest_url}/taskmanagers", timeout=5)
+        response.raise_for_status()
+        return [tm["id"] for tm in response.json()["taskmanagers"]]
+
+    def restart_taskmanager(self, timeout_s: float = 120.0) -> int:
+        """Stop the TaskManager JVM and wait until its supervisor's new one has registered.
+
+        In thread mode a TaskManager keeps every Python module it imported, so this is how
+        new streamrec code reaches the workers. Returns the new pid.
+        """
+        old_pid = self.taskmanager_pid()
+        if old_pid is None:
+            raise StackError(
+                "no supervised TaskManager of this stack is running; start it with "
+                "`streamrec stack up flink`"
+            )
+        old_ids = set(self.registered_taskmanagers())
+        os.kill(old_pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            pid = self.taskmanager_pid()
+            if pid not in (None, old_pid) and set(self.registered_taskmanagers()) - old_ids:
+                return pid
+            time.sleep(0.5)
+        raise StackError(
+            f"the TaskManager did not come back within {timeout_s:.0f} s of a restart; "
+            f"see {self.log_dir / 'taskmanager.out'}"
+        )
 
     def log_files(self) -> list[Path]:
         return [self.log_dir / "jobmanager.out", self.log_dir / "taskmanager.out"]
@@ -217,3 +271,9 @@ def flink_binary() -> Path:
 def flink_client_env(config: StackConfig) -> dict[str, str]:
     """Environment for ``bin/flink`` against this stack (same lib and conf dirs)."""
     return FlinkService(config).env()
+
+
+def supervised(command: list[str], pid_file: Path) -> list[str]:
+    """``command`` run under :mod:`streamrec.stack.supervise` (restarted when it dies)."""
+    return [sys.executable, "-m", "streamrec.stack.supervise", "--pid-file", str(pid_file),
+            "--", *command]  # fmt: skip

@@ -1,0 +1,1 @@
+"""Operating the streaming job: deploy, savepoint, upgrade, rescale, status."""
