@@ -88,21 +88,24 @@ def cancel_job(config: StackConfig, job_id: str) -> None:
         )
 
 
-def operator_metric(config: StackConfig, job_id: str, operator: str, metric: str) -> float | None:
-    """A user metric of ``operator`` summed over its subtasks (None until reported).
+def operator_metric(
+    config: StackConfig, job_id: str, operator: str, metric: str, agg: str = "sum"
+) -> float | None:
+    """A user metric of ``operator`` over its subtasks, aggregated by ``agg`` (sum, min,
+    max or avg); None until every vertex has been asked and none reported it.
 
     Looks through every vertex, since chaining decides which vertex holds the operator.
     """
     for vertex in job_details(config, job_id)["vertices"]:
         response = requests.get(
             f"{config.flink_rest_url}/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics",
-            params={"get": f"{operator}.{metric}", "agg": "sum"},
+            params={"get": f"{operator}.{metric}", "agg": agg},
             timeout=10,
         )
         response.raise_for_status()
         for entry in response.json():
-            if entry.get("id") == f"{operator}.{metric}" and "sum" in entry:
-                return float(entry["sum"])
+            if entry.get("id") == f"{operator}.{metric}" and agg in entry:
+                return float(entry[agg])
     return None
 
 

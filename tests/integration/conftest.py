@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from streamrec.model_registry.synthetic import generate
+from streamrec.model_registry.train import TrainResult, train
 from streamrec.stack import process
 from streamrec.stack.config import StackConfig, default_cache_dir
 from streamrec.stack.launcher import Stack
+from tests.unit.conftest import SMALL_TRAIN, SMALL_WORLD
 
 
 def free_port() -> int:
@@ -58,3 +61,10 @@ def stack_config(stack: Stack) -> StackConfig:
 def unique_name() -> str:
     """A name no other test (or earlier run) uses: topics, keyspaces, models."""
     return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def small_training() -> TrainResult:
+    """A small model trained once per session, for every test that runs the job."""
+    data = generate(SMALL_WORLD)
+    return train(data.events, data.item_categories, SMALL_TRAIN)

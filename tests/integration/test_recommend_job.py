@@ -19,7 +19,7 @@ from streamrec.model_registry.chunks import Chunk, chunk
 from streamrec.model_registry.package import LoadedModel, build_package, load_package
 from streamrec.model_registry.publisher import publish_package
 from streamrec.model_registry.synthetic import generate
-from streamrec.model_registry.train import train
+from streamrec.model_registry.train import TrainResult
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.cql_client import connect
@@ -36,7 +36,7 @@ from tests.integration.job_harness import (
     submit_job,
     wait_for,
 )
-from tests.unit.conftest import SMALL_TRAIN, SMALL_WORLD
+from tests.unit.conftest import SMALL_WORLD
 
 MODEL_NAME = "job-test-model"
 
@@ -70,9 +70,8 @@ class RunningJob:
 
 
 @pytest.fixture(scope="module")
-def packages() -> dict[str, bytes]:
-    data = generate(SMALL_WORLD)
-    result = train(data.events, data.item_categories, SMALL_TRAIN)
+def packages(small_training: TrainResult) -> dict[str, bytes]:
+    result = small_training
     return {
         version: build_package(result.artifacts, MODEL_NAME, version, result.metrics, created_ms=1)
         for version in ("1", "2", "3")

@@ -1,0 +1,165 @@
+"""Operating the job on the real stack while events flow: rescale, upgrade, failover.
+
+Each test deploys the job with ``streamrec job deploy`` on topics of its own, streams events
+from a background producer, operates on it, stops the stream, and then checks the whole run
+with :func:`check_delivery`: exactly one recommendation per event (read_committed), user state
+counts intact, Cassandra holding each user's latest answer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from streamrec.model_registry.package import build_package
+from streamrec.model_registry.train import TrainResult
+from streamrec.ops.deployments import Deployment
+from streamrec.ops.lifecycle import restart_count
+from streamrec.stack import flink_client
+from streamrec.stack.config import StackConfig
+from streamrec.stack.launcher import Stack
+from streamrec.stack.services.flink import FlinkService
+from tests.integration.job_harness import wait_for
+from tests.integration.ops_harness import (
+    EventStream,
+    OperatedJob,
+    check_delivery,
+    operated_job,
+    streamrec_job,
+    wipe_topic,
+)
+
+RATE = 40.0  # events/s: enough to be mid-stream at every step, light on 2 cores
+OUTAGE_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def package(small_training: TrainResult) -> bytes:
+    result = small_training
+    return build_package(result.artifacts, "ops-test-model", "1", result.metrics, created_ms=1)
+
+
+def stream_for(job: OperatedJob) -> EventStream:
+    stream = EventStream(job.config, job.topics.events, job.users, RATE).start()
+    job.wait_flowing(stream)
+    return stream
+
+
+def parallelism_of(config: StackConfig, job_id: str) -> int:
+    return max(v["parallelism"] for v in flink_client.job_details(config, job_id)["vertices"])
+
+
+def test_rescale_2_to_1_to_2_keeps_state_and_loses_nothing(
+    stack_config: StackConfig, package: bytes
+) -> None:
+    with operated_job(stack_config, package, parallelism=2) as job:
+        stream = stream_for(job)
+        for parallelism in (1, 2):
+            before = job.job_id()
+            output = streamrec_job(
+                stack_config, "rescale", "--name", job.name, "--parallelism", str(parallelism)
+            )
+            assert re.search(r"savepoint file:\S+", output), output
+            after = job.job_id()
+            assert after != before
+            assert parallelism_of(stack_config, after) == parallelism
+            # Broadcast state was copied to every new subtask: no re-publish needed.
+            job.wait_serving(1, timeout_s=60)
+            job.wait_flowing(stream)
+        got = check_delivery(job, stream.stop())
+        assert {r["model_version"] for r in got.values()} == {"1"}
+        record = Deployment.load(stack_config, job.name)
+        assert record is not None and [s.reason for s in record.savepoints] == ["rescale"] * 2
+
+
+def test_upgrade_changes_a_parameter_from_a_savepoint(
+    stack_config: StackConfig, package: bytes
+) -> None:
+    with operated_job(stack_config, package, parallelism=1, job_args=["--k", "10"]) as job:
+        stream = stream_for(job)
+        # Empty the models topic: after the upgrade, the model can only come from state.
+        wipe_topic(stack_config, job.topics.models)
+        before = len(stream.sent)
+        output = streamrec_job(stack_config, "upgrade", "--name", job.name, "--", "--k", "5")
+        assert "upgraded" in output, output
+        job.wait_flowing(stream)
+        sent = stream.stop()
+        got = check_delivery(job, sent)
+        assert {r["model_version"] for r in got.values()} == {"1"}
+        sizes_before = {len(got[e["event_id"]]["items"]) for e in sent[: before // 2]}
+        answered_after = [got[e["event_id"]] for e in sent[-20:]]
+        assert sizes_before == {10}
+        assert {len(r["items"]) for r in answered_after} == {5}
+        status = streamrec_job(stack_config, "status", "--name", job.name)
+        assert "restored from: file:" in status, status
+
+
+def recovered(config: StackConfig, job: OperatedJob, restarts_before: int) -> bool:
+    """Restarted since ``restarts_before`` was read, and every task running again."""
+    job_id = job.job_id()
+    return restart_count(config, job_id) > restarts_before and flink_client.all_tasks_running(
+        config, job_id
+    )
+
+
+def test_failover_taskmanager_killed(stack_config: StackConfig, package: bytes) -> None:
+    flink = FlinkService(stack_config)
+    with operated_job(stack_config, package, parallelism=1) as job:
+        stream = stream_for(job)
+        restarts = restart_count(stack_config, job.job_id())
+        victim = flink.taskmanager_pid()
+        assert victim is not None
+        killed_at = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: flink.taskmanager_pid() not in (None, victim), 60, "a new TaskManager")
+        wait_for(lambda: recovered(stack_config, job, restarts), 180, "the job to recover")
+        print(f"TaskManager kill -> job running again: {time.monotonic() - killed_at:.1f} s")
+        job.wait_flowing(stream)
+        check_delivery(job, stream.stop())
+
+
+def test_failover_cassandra_down_for_30_s(
+    stack: Stack, stack_config: StackConfig, package: bytes
+) -> None:
+    with operated_job(stack_config, package, parallelism=1) as job:
+        stream = stream_for(job)
+        restarts = restart_count(stack_config, job.job_id())
+        try:
+            stack.down(["cassandra"])
+            assert stack.status(["cassandra"])[0].state == "down"
+            outage_ends = time.monotonic() + OUTAGE_S
+            # The outage itself is the scenario: events keep coming while Cassandra is gone.
+            wait_for(lambda: time.monotonic() > outage_ends, OUTAGE_S + 5, "the outage")
+        finally:
+            stack.up(["cassandra"])
+        back = time.monotonic()
+        job.wait_flowing(stream, timeout_s=240)
+        print(
+            f"Cassandra back -> answers flowing: {time.monotonic() - back:.1f} s, "
+            f"{restart_count(stack_config, job.job_id()) - restarts} job restart(s)"
+        )
+        check_delivery(job, stream.stop())
+
+
+def test_failover_kafka_broker_restarted(
+    stack: Stack, stack_config: StackConfig, package: bytes
+) -> None:
+    with operated_job(stack_config, package, parallelism=1) as job:
+        stream = stream_for(job)
+        restarts = restart_count(stack_config, job.job_id())
+        try:
+            stack.down(["kafka"])
+            assert stack.status(["kafka"])[0].state == "down"
+        finally:
+            stack.up(["kafka"])
+        back = time.monotonic()
+        job.wait_flowing(stream, timeout_s=240)
+        print(
+            f"Kafka back -> answers flowing: {time.monotonic() - back:.1f} s, "
+            f"{restart_count(stack_config, job.job_id()) - restarts} job restart(s)"
+        )
+        check_delivery(job, stream.stop())
