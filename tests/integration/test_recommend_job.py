@@ -122,7 +122,8 @@ def test_job_serves_models_and_rules_as_data(job: RunningJob) -> None:
 
     # Every valid event: exactly one recommendation, as the offline path scores it.
     world = generate(SMALL_WORLD)
-    events = retimed(iter(world.events[:300]), f"{run}-b", now_ms())
+    # 1 ms apart and all in the past, so that emitted_ts >= event_ts must hold for each.
+    events = retimed(iter(world.events[:300]), f"{run}-b", now_ms() - 300)
     job.events.send(events)
     got = job.recs.wait_for_events({e["event_id"] for e in events})
     model = load_package(job.packages["1"], default_spec())
