@@ -351,10 +351,25 @@ def job_status(config: StackConfig, name: str) -> JobStatus:
 
 
 def restart_count(config: StackConfig, job_id: str) -> int:
+    """Failures the job restarted after, from its exception history.
+
+    Not the ``numRestarts`` metric: Flink 2's adaptive scheduler resets it on every restart.
+    The history holds at most ``web.exception-history-size`` (16) entries.
+    """
     response = requests.get(
-        f"{config.flink_rest_url}/jobs/{job_id}/metrics", params={"get": "numRestarts"},
+        f"{config.flink_rest_url}/jobs/{job_id}/exceptions", params={"maxExceptions": 100},
         timeout=10,
     )  # fmt: skip
-    if response.status_code != 200 or not response.json():
+    if response.status_code != 200:
         return 0
-    return int(float(response.json()[0]["value"]))
+    return len((response.json().get("exceptionHistory") or {}).get("entries") or [])
+
+
+def restarted_since(config: StackConfig, job_id: str, since_ms: int) -> bool:
+    """The job entered RESTARTING at or after ``since_ms`` and every task runs again."""
+    details = flink_client.job_details(config, job_id)
+    restarting_ms = int(details.get("timestamps", {}).get("RESTARTING", 0))
+    running = details["state"] == "RUNNING" and all(
+        v["status"] == "RUNNING" for v in details["vertices"]
+    )
+    return restarting_ms >= since_ms and running

@@ -128,18 +128,15 @@ def now_ms() -> int:
 def kill_and_time(soak: Soak, job_name: str) -> Recovery:
     flink = FlinkService(soak.config)
     job_id = lifecycle.active_jobs(soak.config, job_name)[0]["jid"]
-    restarts = lifecycle.restart_count(soak.config, job_id)
     victim = flink.taskmanager_pid()
     if victim is None:
         raise SystemExit("no supervised TaskManager to kill: is the stack's Flink up?")
     at_event = soak.sent
     killed = time.monotonic()
+    killed_ms = now_ms()
     os.kill(victim, signal.SIGKILL)
     deadline = killed + RECOVERY_TIMEOUT_S
-    while not (
-        lifecycle.restart_count(soak.config, job_id) > restarts
-        and flink_client.all_tasks_running(soak.config, job_id)
-    ):
+    while not lifecycle.restarted_since(soak.config, job_id, killed_ms):
         if time.monotonic() > deadline:
             raise SystemExit(f"job {job_id} did not recover within {RECOVERY_TIMEOUT_S:.0f} s")
         time.sleep(0.2)
