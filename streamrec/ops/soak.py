@@ -1,6 +1,6 @@
 """Soak test: stream many events through the job, kill its TaskManager a few times, count.
 
-    python -m streamrec.ops.soak --events 1000000 --rate 500 --kills 3
+    python -m streamrec.ops.soak --events 1000000 --rate 300 --kills 3
 
 On the local stack (started if needed), on topics of its own: the job is deployed, events are
 produced at a steady rate by an idempotent producer, and a read_committed consumer counts the
@@ -145,13 +145,13 @@ def kill_and_time(soak: Soak, job_name: str) -> Recovery:
         if time.monotonic() > deadline:
             raise SystemExit(f"no answers within {RECOVERY_TIMEOUT_S:.0f} s of the kill")
         time.sleep(0.1)
-    return Recovery(at_event, running, soak.counts.last_answer_at - killed)
+    return Recovery(at_event, round(running, 1), round(soak.counts.last_answer_at - killed, 1))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m streamrec.ops.soak", description=__doc__)
     p.add_argument("--events", type=int, default=1_000_000)
-    p.add_argument("--rate", type=float, default=500.0, help="events per second")
+    p.add_argument("--rate", type=float, default=300.0, help="events per second")
     p.add_argument("--kills", type=int, default=3, help="TaskManager kills, evenly spaced")
     p.add_argument("--users", type=int, default=5_000)
     p.add_argument("--parallelism", type=int, default=1)
