@@ -30,6 +30,11 @@ def name_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def job_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Stack location, job name, and errors as one clean line: every command has them."""
+    return stack_options(name_option(user_errors(func)))
+
+
 def job_args_argument(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("job_args", nargs=-1, type=click.UNPROCESSED)(func)
 
@@ -52,12 +57,10 @@ def job() -> None:
 
 
 @job.command(context_settings=PASS_THROUGH)
-@stack_options
-@name_option
+@job_options
 @click.option("--parallelism", "-p", default=1, show_default=True, type=int)
 @click.option("--from-savepoint", default=None, help="Resume from this savepoint path.")
 @job_args_argument
-@user_errors
 def deploy(
     data_dir: Path | None,
     name: str,
@@ -83,10 +86,8 @@ def deploy(
 
 
 @job.command()
-@stack_options
-@name_option
+@job_options
 @click.option("--native", is_flag=True, help="Native format: faster, but same backend only.")
-@user_errors
 def savepoint(data_dir: Path | None, name: str, native: bool, **ports: int | None) -> None:
     """Take a savepoint; the job keeps running."""
     config = config_from(data_dir, ports)
@@ -98,9 +99,7 @@ def savepoint(data_dir: Path | None, name: str, native: bool, **ports: int | Non
 
 
 @job.command()
-@stack_options
-@name_option
-@user_errors
+@job_options
 def stop(data_dir: Path | None, name: str, **ports: int | None) -> None:
     """Stop the job with a savepoint (resume it with `deploy --from-savepoint`)."""
     config = config_from(data_dir, ports)
@@ -120,8 +119,7 @@ def report(config: StackConfig, name: str, result: lifecycle.Resubmission) -> No
 
 
 @job.command(context_settings=PASS_THROUGH)
-@stack_options
-@name_option
+@job_options
 @click.option("--parallelism", "-p", default=None, type=int, help="Default: unchanged.")
 @click.option(
     "--restart-taskmanager",
@@ -130,7 +128,6 @@ def report(config: StackConfig, name: str, result: lifecycle.Resubmission) -> No
     "package itself changed: thread-mode workers keep modules loaded.",
 )
 @job_args_argument
-@user_errors
 def upgrade(
     data_dir: Path | None,
     name: str,
@@ -160,10 +157,8 @@ def upgrade(
 
 
 @job.command()
-@stack_options
-@name_option
+@job_options
 @click.option("--parallelism", "-p", required=True, type=int)
-@user_errors
 def rescale(data_dir: Path | None, name: str, parallelism: int, **ports: int | None) -> None:
     """Stop with a savepoint and resubmit with another parallelism."""
     config = config_from(data_dir, ports)
@@ -176,9 +171,7 @@ def rescale(data_dir: Path | None, name: str, parallelism: int, **ports: int | N
 
 
 @job.command()
-@stack_options
-@name_option
-@user_errors
+@job_options
 def status(data_dir: Path | None, name: str, **ports: int | None) -> None:
     """State, parallelism, restarts, checkpoints and savepoints of the job."""
     config = config_from(data_dir, ports)

@@ -182,7 +182,7 @@ def check_parallelism(config: StackConfig, parallelism: int, freed_slots: int) -
             f"parallelism must be between 1 and {MAX_PARALLELISM} (the job's max parallelism,"
             f" fixed so that savepoints stay restorable); got {parallelism}"
         )
-    overview = requests.get(f"{config.flink_rest_url}/overview", timeout=10).json()
+    overview = flink_client.rest_get(config, "/overview")
     free = int(overview["slots-available"]) + freed_slots
     if parallelism > free:
         raise JobOperationError(

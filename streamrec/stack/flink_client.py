@@ -53,10 +53,21 @@ def submit_python_job(
     return match.group(1)
 
 
-def jobs_overview(config: StackConfig) -> list[dict[str, Any]]:
-    response = requests.get(f"{config.flink_rest_url}/jobs/overview", timeout=10)
+def rest_get(config: StackConfig, path: str) -> Any:
+    """GET a Flink REST resource; an unreachable cluster is a StackError with the fix."""
+    try:
+        response = requests.get(f"{config.flink_rest_url}{path}", timeout=10)
+    except requests.ConnectionError as exc:
+        raise StackError(
+            f"Flink is not reachable at {config.flink_rest_url}; start it with "
+            "`streamrec stack up flink` (or pass the right --flink-rest-port)"
+        ) from exc
     response.raise_for_status()
-    return list(response.json()["jobs"])
+    return response.json()
+
+
+def jobs_overview(config: StackConfig) -> list[dict[str, Any]]:
+    return list(rest_get(config, "/jobs/overview")["jobs"])
 
 
 def job_state(config: StackConfig, job_id: str) -> str | None:
@@ -67,9 +78,7 @@ def job_state(config: StackConfig, job_id: str) -> str | None:
 
 
 def job_details(config: StackConfig, job_id: str) -> dict[str, Any]:
-    response = requests.get(f"{config.flink_rest_url}/jobs/{job_id}", timeout=10)
-    response.raise_for_status()
-    return dict(response.json())
+    return dict(rest_get(config, f"/jobs/{job_id}"))
 
 
 def all_tasks_running(config: StackConfig, job_id: str) -> bool:

@@ -63,3 +63,12 @@ def test_savepoint_size_is_summed_from_a_local_directory(tmp_path: Path) -> None
     (tmp_path / "sp" / "op" / "state").write_bytes(b"y" * 50)
     assert lifecycle.directory_bytes(f"file:{tmp_path / 'sp'}") == 150
     assert lifecycle.directory_bytes("s3://bucket/sp") == 0
+
+
+def test_an_unreachable_flink_is_an_error_that_names_the_fix(tmp_path: Path) -> None:
+    from streamrec.stack.errors import StackError
+    from tests.integration.conftest import free_port
+
+    config = StackConfig(data_dir=tmp_path, cache_dir=tmp_path, flink_rest_port=free_port())
+    with pytest.raises(StackError, match=r"Flink is not reachable at .*stack up flink"):
+        lifecycle.running_job_id(config, "job")
