@@ -36,7 +36,6 @@ ACTIVE_STATES = frozenset(
      "RECONCILING", "SUSPENDED"}
 )  # fmt: skip
 ENDED_STATES = frozenset({"FINISHED", "CANCELED", "FAILED"})
-MAX_PARALLELISM = 128  # recommend.py sets it; state can be spread over at most this many tasks
 
 
 def dashboard_url(config: StackConfig, job_id: str) -> str:
@@ -111,13 +110,10 @@ def running_job_id(config: StackConfig, name: str) -> str:
 
 def failure_reason(config: StackConfig, job_id: str) -> str:
     """The newest exception the job reported, reduced to its root cause."""
-    response = requests.get(f"{config.flink_rest_url}/jobs/{job_id}/exceptions", timeout=10)
-    if response.status_code != 200:
+    history = flink_client.exception_history(config, job_id)
+    if not history:
         return "(no exception recorded)"
-    body = response.json()
-    entries = (body.get("exceptionHistory") or {}).get("entries") or []
-    trace = entries[0].get("stacktrace", "") if entries else body.get("root-exception", "")
-    return flink_client.root_cause(trace or "")
+    return flink_client.root_cause(history[0].get("stacktrace") or "")
 
 
 def wait_until_running(config: StackConfig, job_id: str, tick: Tick, timeout_s: float) -> None:
@@ -130,7 +126,7 @@ def wait_until_running(config: StackConfig, job_id: str, tick: Tick, timeout_s: 
             )
         statuses = [v["status"] for v in details["vertices"]]
         running = sum(s == "RUNNING" for s in statuses)
-        done = state == "RUNNING" and running == len(statuses)
+        done = flink_client.tasks_running(details)
         return (True if done else None), f"{state}, {running}/{len(statuses)} tasks running"
 
     wait(f"job {job_id}", check, timeout_s, tick)
@@ -177,10 +173,11 @@ def deploy(
 
 def check_parallelism(config: StackConfig, parallelism: int, freed_slots: int) -> None:
     """Refuse, before anything is stopped, a parallelism the cluster cannot run."""
-    if not 1 <= parallelism <= MAX_PARALLELISM:
+    most = recommend.MAX_PARALLELISM
+    if not 1 <= parallelism <= most:
         raise JobOperationError(
-            f"parallelism must be between 1 and {MAX_PARALLELISM} (the job's max parallelism,"
-            f" fixed so that savepoints stay restorable); got {parallelism}"
+            f"parallelism must be between 1 and {most} (the job's max parallelism, fixed so"
+            f" that savepoints stay restorable); got {parallelism}"
         )
     overview = flink_client.rest_get(config, "/overview")
     free = int(overview["slots-available"]) + freed_slots
@@ -289,7 +286,7 @@ def resubmit(
         )
     job_id = running_job_id(config, name)
     new_parallelism = parallelism or deployment.parallelism
-    current = max(v["parallelism"] for v in flink_client.job_details(config, job_id)["vertices"])
+    current = flink_client.parallelism(flink_client.job_details(config, job_id))
     check_parallelism(config, new_parallelism, freed_slots=current)
     savepoint = take_savepoint(config, name, stop=True, reason=reason, tick=tick)
     restore_started = time.monotonic()
@@ -341,7 +338,7 @@ def job_status(config: StackConfig, name: str) -> JobStatus:
         name=name,
         job_id=job_id,
         state=str(job["state"]),
-        parallelism=max((v["parallelism"] for v in details["vertices"]), default=0),
+        parallelism=flink_client.parallelism(details),
         start_ms=int(job["start-time"]),
         restarts=restart_count(config, job_id),
         checkpoints=flink_client.latest_checkpoints(config, job_id),
@@ -351,25 +348,15 @@ def job_status(config: StackConfig, name: str) -> JobStatus:
 
 
 def restart_count(config: StackConfig, job_id: str) -> int:
-    """Failures the job restarted after, from its exception history.
+    """Failures the job restarted after, from its exception history (at most 16).
 
     Not the ``numRestarts`` metric: Flink 2's adaptive scheduler resets it on every restart.
-    The history holds at most ``web.exception-history-size`` (16) entries.
     """
-    response = requests.get(
-        f"{config.flink_rest_url}/jobs/{job_id}/exceptions", params={"maxExceptions": 100},
-        timeout=10,
-    )  # fmt: skip
-    if response.status_code != 200:
-        return 0
-    return len((response.json().get("exceptionHistory") or {}).get("entries") or [])
+    return len(flink_client.exception_history(config, job_id))
 
 
 def restarted_since(config: StackConfig, job_id: str, since_ms: int) -> bool:
     """The job entered RESTARTING at or after ``since_ms`` and every task runs again."""
     details = flink_client.job_details(config, job_id)
     restarting_ms = int(details.get("timestamps", {}).get("RESTARTING", 0))
-    running = details["state"] == "RUNNING" and all(
-        v["status"] == "RUNNING" for v in details["vertices"]
-    )
-    return restarting_ms >= since_ms and running
+    return restarting_ms >= since_ms and flink_client.tasks_running(details)

@@ -53,10 +53,10 @@ def submit_python_job(
     return match.group(1)
 
 
-def rest_get(config: StackConfig, path: str) -> Any:
+def rest_get(config: StackConfig, path: str, params: dict[str, Any] | None = None) -> Any:
     """GET a Flink REST resource; an unreachable cluster is a StackError with the fix."""
     try:
-        response = requests.get(f"{config.flink_rest_url}{path}", timeout=10)
+        response = requests.get(f"{config.flink_rest_url}{path}", params=params, timeout=10)
     except requests.ConnectionError as exc:
         raise StackError(
             f"Flink is not reachable at {config.flink_rest_url}; start it with "
@@ -81,12 +81,32 @@ def job_details(config: StackConfig, job_id: str) -> dict[str, Any]:
     return dict(rest_get(config, f"/jobs/{job_id}"))
 
 
-def all_tasks_running(config: StackConfig, job_id: str) -> bool:
+def tasks_running(details: dict[str, Any]) -> bool:
     """RUNNING at job level is not enough: a source still DEPLOYING reads nothing."""
-    details = job_details(config, job_id)
     return details["state"] == "RUNNING" and all(
         v["status"] == "RUNNING" for v in details["vertices"]
     )
+
+
+def all_tasks_running(config: StackConfig, job_id: str) -> bool:
+    return tasks_running(job_details(config, job_id))
+
+
+def parallelism(details: dict[str, Any]) -> int:
+    """The job's parallelism: that of its widest vertex (0 before it has any)."""
+    return max((v["parallelism"] for v in details["vertices"]), default=0)
+
+
+def exception_history(config: StackConfig, job_id: str) -> list[dict[str, Any]]:
+    """The failures the job restarted after, newest first; empty if Flink has none to give.
+
+    Holds at most ``web.exception-history-size`` (16) entries.
+    """
+    try:
+        body = rest_get(config, f"/jobs/{job_id}/exceptions", {"maxExceptions": 100})
+    except requests.HTTPError:
+        return []
+    return list((body.get("exceptionHistory") or {}).get("entries") or [])
 
 
 def cancel_job(config: StackConfig, job_id: str) -> None:
@@ -106,13 +126,12 @@ def operator_metric(
     Looks through every vertex, since chaining decides which vertex holds the operator.
     """
     for vertex in job_details(config, job_id)["vertices"]:
-        response = requests.get(
-            f"{config.flink_rest_url}/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics",
-            params={"get": f"{operator}.{metric}", "agg": agg},
-            timeout=10,
+        entries = rest_get(
+            config,
+            f"/jobs/{job_id}/vertices/{vertex['id']}/subtasks/metrics",
+            {"get": f"{operator}.{metric}", "agg": agg},
         )
-        response.raise_for_status()
-        for entry in response.json():
+        for entry in entries:
             if entry.get("id") == f"{operator}.{metric}" and agg in entry:
                 return float(entry[agg])
     return None
@@ -156,11 +175,7 @@ def savepoint_result(config: StackConfig, job_id: str, trigger_id: str) -> str |
 
     Raises :class:`StackError` with Flink's root cause when it failed.
     """
-    response = requests.get(
-        f"{config.flink_rest_url}/jobs/{job_id}/savepoints/{trigger_id}", timeout=10
-    )
-    response.raise_for_status()
-    body = response.json()
+    body = rest_get(config, f"/jobs/{job_id}/savepoints/{trigger_id}")
     if body["status"]["id"] != "COMPLETED":
         return None
     operation = body.get("operation") or {}
@@ -174,9 +189,7 @@ def savepoint_result(config: StackConfig, job_id: str, trigger_id: str) -> str |
 
 def latest_checkpoints(config: StackConfig, job_id: str) -> dict[str, Any]:
     """Checkpoint counts and the latest completed/restored checkpoint (``/checkpoints``)."""
-    response = requests.get(f"{config.flink_rest_url}/jobs/{job_id}/checkpoints", timeout=10)
-    response.raise_for_status()
-    return dict(response.json())
+    return dict(rest_get(config, f"/jobs/{job_id}/checkpoints"))
 
 
 def rest_error(response: requests.Response) -> str:

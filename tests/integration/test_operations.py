@@ -49,10 +49,6 @@ def stream_for(job: OperatedJob) -> EventStream:
     return stream
 
 
-def parallelism_of(config: StackConfig, job_id: str) -> int:
-    return max(v["parallelism"] for v in flink_client.job_details(config, job_id)["vertices"])
-
-
 def test_rescale_2_to_1_to_2_keeps_state_and_loses_nothing(
     stack_config: StackConfig, package: bytes
 ) -> None:
@@ -66,7 +62,9 @@ def test_rescale_2_to_1_to_2_keeps_state_and_loses_nothing(
             assert re.search(r"savepoint file:\S+", output), output
             after = job.job_id()
             assert after != before
-            assert parallelism_of(stack_config, after) == parallelism
+            assert flink_client.parallelism(flink_client.job_details(stack_config, after)) == (
+                parallelism
+            )
             # Broadcast state was copied to every new subtask: no re-publish needed.
             job.wait_serving(1, timeout_s=60)
             job.wait_flowing(stream)
