@@ -19,6 +19,7 @@ from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import build_config, stack_options
 from streamrec.jobs import recommend
 from streamrec.model_registry.replay import live_copies, records_stamped_at_send, replay
+from streamrec.ops.lifecycle import stack_job_args
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
@@ -119,14 +120,7 @@ def demo(
         bootstrap_servers=config.kafka_bootstrap,
         ref=version,
     )
-    job_args = [
-        "--bootstrap", config.kafka_bootstrap,
-        "--cassandra", f"127.0.0.1:{config.cassandra_port}",
-        "--keyspace", config.keyspace,
-        "--job-name", JOB_NAME,
-        "--group-id", JOB_NAME,
-        "--checkpoint-interval-ms", "2000",
-    ]  # fmt: skip
+    job_args = [*stack_job_args(config, JOB_NAME), "--checkpoint-interval-ms", "2000"]
     job_id = replace_running_job(config, job_args)
     click.echo(f"job {job_id} RUNNING")
     events = demo_events(count)

@@ -30,7 +30,7 @@ from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.launcher import Stack
 from streamrec.stack.services.flink import FlinkService
-from streamrec.stack.topics import ensure_topics, stack_topics
+from streamrec.stack.topics import ensure_topics, job_topic_args, stack_topics
 
 RECOVERY_TIMEOUT_S = 300.0
 
@@ -166,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     soak = Soak(config, f"soak_{uuid.uuid4().hex[:6]}", args.events, args.rate, args.users)
     ensure_topics(config.kafka_bootstrap, stack_topics(4, prefix=f"{soak.prefix}_"))
     publish_package(model_package(config), config.kafka_bootstrap, soak.topic("models"))
-    topic_args = [f"--{t}-topic" for t in ("events", "dlq", "models", "rules", "recommendations")]
-    names = ("events", "events.dlq", "models", "rules", "recommendations")
-    job_args = [a for flag, t in zip(topic_args, names, strict=True) for a in (flag, soak.topic(t))]
-    job_args += ["--checkpoint-interval-ms", str(args.checkpoint_interval_ms)]
+    job_args = [
+        *job_topic_args(prefix=f"{soak.prefix}_"),
+        "--checkpoint-interval-ms", str(args.checkpoint_interval_ms),
+    ]  # fmt: skip
     lifecycle.deploy(config, soak.prefix, job_args, parallelism=args.parallelism, tick=print)
     print(f"soak {soak.prefix}: {args.events} events at {args.rate:.0f}/s, {args.kills} kills")
 

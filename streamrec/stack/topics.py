@@ -37,6 +37,18 @@ def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
     ]
 
 
+def job_topic_args(prefix: str = "") -> list[str]:
+    """``recommend.py`` flags naming the topics of ``stack_topics(prefix=prefix)``."""
+    flags = {
+        "--events-topic": "events",
+        "--dlq-topic": "events.dlq",
+        "--models-topic": "models",
+        "--rules-topic": "rules",
+        "--recommendations-topic": "recommendations",
+    }
+    return [arg for flag, name in flags.items() for arg in (flag, f"{prefix}{name}")]
+
+
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     from confluent_kafka import KafkaException

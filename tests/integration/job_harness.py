@@ -13,9 +13,10 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from streamrec.jobs import recommend
+from streamrec.ops.lifecycle import stack_job_args
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
-from streamrec.stack.topics import TopicSpec, ensure_topics, stack_topics
+from streamrec.stack.topics import TopicSpec, ensure_topics, job_topic_args, stack_topics
 
 
 @dataclass
@@ -45,22 +46,17 @@ class JobTopics:
     def specs(self, partitions: int) -> list[TopicSpec]:
         return stack_topics(partitions, prefix=f"{self.prefix}_")
 
+    def job_args(self) -> list[str]:
+        return job_topic_args(prefix=f"{self.prefix}_")
+
 
 def submit_job(
     config: StackConfig, topics: JobTopics, extra_args: list[str] = (), parallelism: int = 1
 ) -> str:
     ensure_topics(config.kafka_bootstrap, topics.specs(partitions=2))
     args = [
-        "--bootstrap", config.kafka_bootstrap,
-        "--cassandra", f"127.0.0.1:{config.cassandra_port}",
-        "--keyspace", config.keyspace,
-        "--events-topic", topics.events,
-        "--dlq-topic", topics.dlq,
-        "--models-topic", topics.models,
-        "--rules-topic", topics.rules,
-        "--recommendations-topic", topics.recommendations,
-        "--group-id", topics.prefix,
-        "--job-name", topics.prefix,
+        *stack_job_args(config, topics.prefix),
+        *topics.job_args(),
         "--checkpoint-interval-ms", "1000",
         *extra_args,  # last wins in argparse, so these override the defaults above
     ]  # fmt: skip

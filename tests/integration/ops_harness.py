@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 
 from streamrec.cli.main import cli
 from streamrec.model_registry.publisher import publish_package
+from streamrec.ops.lifecycle import active_jobs
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.cql_client import connect
@@ -117,11 +118,7 @@ class OperatedJob:
         return self.topics.prefix
 
     def job_id(self) -> str:
-        jobs = [
-            j
-            for j in flink_client.jobs_overview(self.config)
-            if j["name"] == self.name and j["state"] in ("RUNNING", "RESTARTING", "CREATED")
-        ]
+        jobs = active_jobs(self.config, self.name)
         assert len(jobs) == 1, f"expected one active job {self.name}, found {jobs}"
         return str(jobs[0]["jid"])
 
@@ -167,10 +164,7 @@ def operated_job(
     publish_package(package, config.kafka_bootstrap, topics.models, max_chunk_bytes=200_000)
     streamrec_job(
         config, "deploy", "--name", topics.prefix, "--parallelism", str(parallelism), "--",
-        "--events-topic", topics.events, "--dlq-topic", topics.dlq,
-        "--models-topic", topics.models, "--rules-topic", topics.rules,
-        "--recommendations-topic", topics.recommendations,
-        "--checkpoint-interval-ms", "1000", *job_args,
+        *topics.job_args(), "--checkpoint-interval-ms", "1000", *job_args,
     )  # fmt: skip
     recs = RecommendationReader(config.kafka_bootstrap, topics.recommendations)
     job = OperatedJob(config, topics, recs, [f"{topics.prefix}-u{n}" for n in range(users)])
@@ -179,11 +173,8 @@ def operated_job(
         yield job
     finally:
         recs.close()
-        for entry in flink_client.jobs_overview(config):
-            if entry["name"] == topics.prefix and entry["state"] not in (
-                "FINISHED", "CANCELED", "FAILED"
-            ):  # fmt: skip
-                flink_client.cancel_job(config, entry["jid"])
+        for entry in active_jobs(config, topics.prefix):
+            flink_client.cancel_job(config, entry["jid"])
 
 
 def check_delivery(job: OperatedJob, sent: list[dict[str, Any]], timeout_s: float = 180) -> dict:

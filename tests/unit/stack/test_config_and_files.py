@@ -12,7 +12,7 @@ from streamrec.stack.errors import PortInUseError, StackError
 from streamrec.stack.migrations import load_migrations
 from streamrec.stack.ports import is_free, require_free
 from streamrec.stack.services.flink import FlinkService, flatten
-from streamrec.stack.topics import stack_topics
+from streamrec.stack.topics import job_topic_args, stack_topics
 
 
 def test_saved_config_round_trips(tmp_path: Path) -> None:
@@ -65,6 +65,18 @@ def test_models_and_rules_topics_are_compacted() -> None:
     prefixed = {s.name: s for s in stack_topics(2, prefix="t_")}
     assert set(prefixed) == {f"t_{name}" for name in specs}
     assert prefixed["t_models"].config == specs["models"].config
+
+
+def test_job_topic_args_name_every_topic_the_stack_creates() -> None:
+    """The job's flags point at exactly the topics stack_topics(prefix) creates."""
+    from streamrec.jobs.recommend import parse_args
+
+    args = job_topic_args(prefix="t_")
+    assert set(args[1::2]) == {s.name for s in stack_topics(1, prefix="t_")}
+    parsed = parse_args(["--bootstrap", "b:1", *args])
+    assert (parsed.events_topic, parsed.dlq_topic, parsed.recommendations_topic) == (
+        "t_events", "t_events.dlq", "t_recommendations",
+    )  # fmt: skip
 
 
 def test_port_checks() -> None:
