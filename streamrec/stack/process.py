@@ -75,11 +75,14 @@ def all_pids() -> list[int]:
     return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
+def owned_by(pid: int, marker: str) -> bool:
+    """Alive, not a zombie, and stamped with ``marker`` (the data dir) in its environment."""
+    return live_stat(pid) is not None and environ_value(pid, OWNER_ENV) == marker
+
+
 def is_ours(record: ProcessRecord) -> bool:
-    """Alive, not a zombie, and still the process we started."""
-    return (
-        live_stat(record.pid) is not None and environ_value(record.pid, OWNER_ENV) == record.marker
-    )
+    """Still the process we started."""
+    return owned_by(record.pid, record.marker)
 
 
 def group_members(pgid: int) -> list[int]:
@@ -185,8 +188,4 @@ def tail(path: Path, lines: int = 20) -> str:
 
 def owned_pids(marker: str) -> list[int]:
     """Every live process stamped with our data dir, including strays that left the group."""
-    return [
-        pid
-        for pid in all_pids()
-        if environ_value(pid, OWNER_ENV) == marker and live_stat(pid) is not None
-    ]
+    return [pid for pid in all_pids() if owned_by(pid, marker)]

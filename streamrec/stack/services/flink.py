@@ -211,17 +211,13 @@ class FlinkService(Service):
             pid = int(self.taskmanager_pid_file.read_text())
         except (OSError, ValueError):
             return None
-        alive = process.live_stat(pid) is not None
-        ours = process.environ_value(pid, process.OWNER_ENV) == str(self.config.data_dir)
-        return pid if alive and ours else None
+        return pid if process.owned_by(pid, str(self.config.data_dir)) else None
 
     def registered_taskmanagers(self) -> list[str]:
         """Ids of the TaskManagers the JobManager knows, from the REST API."""
-        import requests
+        from streamrec.stack.flink_client import rest_get  # it imports this module
 
-        response = requests.get(f"{self.config.flink_rest_url}/taskmanagers", timeout=5)
-        response.raise_for_status()
-        return [tm["id"] for tm in response.json()["taskmanagers"]]
+        return [tm["id"] for tm in rest_get(self.config, "/taskmanagers")["taskmanagers"]]
 
     def restart_taskmanager(self, timeout_s: float = 120.0) -> int:
         """Stop the TaskManager JVM and wait until its supervisor's new one has registered.
