@@ -39,10 +39,6 @@ def job_args_argument(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("job_args", nargs=-1, type=click.UNPROCESSED)(func)
 
 
-def config_from(data_dir: Path | None, ports: dict[str, int | None]) -> StackConfig:
-    return build_config(data_dir, **ports)
-
-
 def describe(savepoint: SavepointRecord) -> str:
     return (
         f"savepoint {savepoint.path}\n"
@@ -70,7 +66,7 @@ def deploy(
     **ports: int | None,
 ) -> None:
     """Submit the job and wait until every task runs."""
-    config = config_from(data_dir, ports)
+    config = build_config(data_dir, **ports)
     lifecycle.validate_job_args(config, name, job_args)
     progress = Progress()
     deployment = lifecycle.deploy(
@@ -90,7 +86,7 @@ def deploy(
 @click.option("--native", is_flag=True, help="Native format: faster, but same backend only.")
 def savepoint(data_dir: Path | None, name: str, native: bool, **ports: int | None) -> None:
     """Take a savepoint; the job keeps running."""
-    config = config_from(data_dir, ports)
+    config = build_config(data_dir, **ports)
     progress = Progress()
     record = lifecycle.take_savepoint(
         config, name, stop=False, reason="savepoint", tick=progress, native_format=native
@@ -102,7 +98,7 @@ def savepoint(data_dir: Path | None, name: str, native: bool, **ports: int | Non
 @job_options
 def stop(data_dir: Path | None, name: str, **ports: int | None) -> None:
     """Stop the job with a savepoint (resume it with `deploy --from-savepoint`)."""
-    config = config_from(data_dir, ports)
+    config = build_config(data_dir, **ports)
     progress = Progress()
     record = lifecycle.take_savepoint(config, name, stop=True, reason="stop", tick=progress)
     progress.done(f"job {name} ({record.job_id}) stopped\n{describe(record)}")
@@ -140,7 +136,7 @@ def upgrade(
 
     JOB_ARGS after `--` are added to those the job was deployed with (later ones win).
     """
-    config = config_from(data_dir, ports)
+    config = build_config(data_dir, **ports)
     lifecycle.validate_job_args(config, name, job_args)
     progress = Progress()
     result = lifecycle.resubmit(
@@ -161,7 +157,7 @@ def upgrade(
 @click.option("--parallelism", "-p", required=True, type=int)
 def rescale(data_dir: Path | None, name: str, parallelism: int, **ports: int | None) -> None:
     """Stop with a savepoint and resubmit with another parallelism."""
-    config = config_from(data_dir, ports)
+    config = build_config(data_dir, **ports)
     progress = Progress()
     result = lifecycle.resubmit(
         config, name, parallelism=parallelism, reason="rescale", tick=progress
@@ -174,7 +170,7 @@ def rescale(data_dir: Path | None, name: str, parallelism: int, **ports: int | N
 @job_options
 def status(data_dir: Path | None, name: str, **ports: int | None) -> None:
     """State, parallelism, restarts, checkpoints and savepoints of the job."""
-    config = config_from(data_dir, ports)
+    config = build_config(data_dir, **ports)
     st = lifecycle.job_status(config, name)
     uptime = time.time() - st.start_ms / 1000
     click.echo(f"job {name}: {st.state} as {st.job_id}, parallelism {st.parallelism}")
