@@ -17,6 +17,7 @@ from streamrec.ops.lifecycle import stack_job_args
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.topics import TopicSpec, ensure_topics, job_topic_args, stack_topics
+from tests.polling import wait_for
 
 
 @dataclass
@@ -65,18 +66,6 @@ def submit_job(
     )
     wait_for(lambda: flink_client.all_tasks_running(config, job_id), 180, f"job {job_id} running")
     return job_id
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass

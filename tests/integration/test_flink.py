@@ -8,7 +8,6 @@ exactly-once KafkaSink: this is the check that the Kafka connector jar
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from confluent_kafka import Producer
@@ -18,17 +17,9 @@ from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.topics import TopicSpec, ensure_topics
 from tests.integration.test_kafka import read_committed
+from tests.polling import wait_for
 
 SMOKE_JOB = Path(smoke.__file__)
-
-
-def wait_for(check, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def test_kafka_to_kafka_job_runs_and_delivers(stack_config: StackConfig, unique_name: str) -> None:

@@ -6,22 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from streamrec.stack import process
+from tests.polling import wait_for
 
 SUPERVISE = [sys.executable, "-m", "streamrec.stack.supervise"]
-
-
-def wait_until(condition, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def child_pid(pid_file: Path) -> int | None:
@@ -40,9 +30,14 @@ def test_a_killed_child_is_started_again_and_sigterm_stops_both(tmp_path: Path) 
         text=True,
     )
     try:
-        first = wait_until(lambda: child_pid(pid_file))
+        first = wait_for(lambda: child_pid(pid_file), 20, "the first child", 0.05)
         os.kill(first, signal.SIGKILL)
-        second = wait_until(lambda: (pid := child_pid(pid_file)) not in (None, first) and pid)
+        second = wait_for(
+            lambda: (pid := child_pid(pid_file)) not in (None, first) and pid,
+            20,
+            "a restarted child",
+            0.05,
+        )
         assert second != first
         supervisor.send_signal(signal.SIGTERM)
         supervisor.wait(timeout=20)
