@@ -7,7 +7,6 @@ publish onto ``models`` -> submit the job -> stream generated events at a steady
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import build_config, stack_options
 from streamrec.jobs import recommend
 from streamrec.model_registry.replay import live_copies, records_stamped_at_send, replay
-from streamrec.ops.lifecycle import stack_job_args
+from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
@@ -50,18 +49,11 @@ def ensure_champion(ctx: click.Context, config: StackConfig, retrain: bool) -> s
 
 def replace_running_job(config: StackConfig, job_args: list[str]) -> str:
     """Cancel an earlier demo job (its offsets are committed) and submit anew."""
-    for job in flink_client.jobs_overview(config):
-        if job["name"] == JOB_NAME and job["state"] in ("RUNNING", "CREATED", "RESTARTING"):
-            click.echo(f"cancelling the previous demo job {job['jid']}")
-            flink_client.cancel_job(config, job["jid"])
+    for job in lifecycle.active_jobs(config, JOB_NAME):
+        click.echo(f"cancelling the previous demo job {job['jid']}")
+        flink_client.cancel_job(config, job["jid"])
     job_id = flink_client.submit_python_job(config, Path(recommend.__file__), job_args)
-    deadline = time.monotonic() + 180
-    while not flink_client.all_tasks_running(config, job_id):
-        if time.monotonic() > deadline:
-            raise StackError(
-                f"job {job_id} did not reach RUNNING in 180 s; see {config.flink_rest_url}"
-            )
-        time.sleep(0.5)
+    lifecycle.wait_until_running(config, job_id, tick=lambda _: None, timeout_s=180)
     return job_id
 
 
@@ -120,7 +112,7 @@ def demo(
         bootstrap_servers=config.kafka_bootstrap,
         ref=version,
     )
-    job_args = [*stack_job_args(config, JOB_NAME), "--checkpoint-interval-ms", "2000"]
+    job_args = [*lifecycle.stack_job_args(config, JOB_NAME), "--checkpoint-interval-ms", "2000"]
     job_id = replace_running_job(config, job_args)
     click.echo(f"job {job_id} RUNNING")
     events = demo_events(count)
