@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from streamrec.cli.bench import bench
 from streamrec.cli.demo import demo
 from streamrec.cli.job import job
 from streamrec.cli.model import model
@@ -20,3 +21,4 @@ cli.add_command(stack)
 cli.add_command(model)
 cli.add_command(demo)
 cli.add_command(job)
+cli.add_command(bench)

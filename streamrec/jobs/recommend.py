@@ -72,6 +72,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "event_id)",
     )
     p.add_argument("--checkpoint-interval-ms", type=int, default=10_000)
+    p.add_argument(
+        "--buffer-timeout-ms",
+        type=int,
+        default=10,
+        help="most time a record waits in a network buffer between operators (Flink's "
+        "default is 100; measured in streamrec.bench)",
+    )
+    p.add_argument(
+        "--state-backend",
+        choices=("cluster", "rocksdb", "hashmap"),
+        default="cluster",
+        help="keyed state backend; cluster: what flink-conf says (rocksdb)",
+    )
+    p.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="the TaskManager's Python GIL switch interval (sys.setswitchinterval); thread-mode "
+        "operators share one interpreter, so this bounds how long one waits for another",
+    )
+    p.add_argument("--bundle-size", type=int, default=None, help="python.fn-execution.bundle.size")
+    p.add_argument(
+        "--bundle-time-ms", type=int, default=None, help="python.fn-execution.bundle.time"
+    )
     p.add_argument("--k", type=int, default=20, help="items per recommendation")
     p.add_argument("--num-candidates", type=int, default=200, help="retrieved per event")
     p.add_argument("--retrieval-backend", choices=("auto", "brute", "hnsw"), default="auto")
@@ -233,6 +257,7 @@ def _settings(args: argparse.Namespace) -> RecommendSettings:
         state_ttl_days=args.state_ttl_days,
         half_life_ms=args.half_life_ms,
         cassandra=cassandra,
+        switch_interval_ms=args.switch_interval_ms,
     )
 
 
@@ -243,9 +268,16 @@ def main(argv: list[str] | None = None) -> None:
     # Thread mode: keyed state ~20x cheaper than process mode, and the timer batching in
     # udfs.timer_rounds needs synchronous timer registration (see that module).
     config.set_string("python.execution-mode", "thread")
+    if args.state_backend != "cluster":
+        config.set_string("state.backend.type", args.state_backend)
+    if args.bundle_size is not None:
+        config.set_string("python.fn-execution.bundle.size", str(args.bundle_size))
+    if args.bundle_time_ms is not None:
+        config.set_string("python.fn-execution.bundle.time", str(args.bundle_time_ms))
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_max_parallelism(MAX_PARALLELISM)
     env.enable_checkpointing(args.checkpoint_interval_ms)
+    env.set_buffer_timeout(args.buffer_timeout_ms)
     build(env, args)
     env.execute(args.job_name)
 

@@ -46,6 +46,9 @@ class TrainConfig:
     ranker_candidates: int = 100
     half_life_ms: int = DEFAULT_HALF_LIFE_MS
     seed: int = 0
+    full_catalog: bool = False
+    """Serve every item in the catalogue, not only those seen in training; unseen ones are
+    cold-start items (category-driven embeddings). Benchmarks use it to fix catalogue size."""
 
     def params(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,6 +76,8 @@ def train(
     ranker_ts = split.split_ts - (events[-1].ts - split.split_ts)
     popularity = item_popularity(split.past)
     item_ids = sorted(popularity, key=lambda i: (-popularity[i], i))
+    if config.full_catalog:
+        item_ids += sorted(set(item_categories) - set(popularity))
     categories = sorted({item_categories.get(i, UNKNOWN_CATEGORY) for i in item_ids})
     vectorizer = FeatureVectorizer(item_ids, categories)
     item_cat = np.array(
@@ -90,7 +95,7 @@ def train(
     inputs = vectorizer.transform(folded.example_features)
     targets = np.array([vectorizer.item_index[i] for i in folded.example_items], dtype=np.int32)
     counts = np.array([popularity[i] for i in item_ids], dtype=np.float64)
-    log_q = np.log(counts / counts.sum()).astype(np.float32)[targets - 1]
+    log_q = np.log(counts[targets - 1] / counts.sum()).astype(np.float32)
     timings["prepare_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

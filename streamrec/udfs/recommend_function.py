@@ -40,6 +40,7 @@ in one operator; 692 of 692 timer rounds arrived unbroken and batched 141 events
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ class RecommendSettings:
     state_ttl_days: int = 30
     half_life_ms: int = DEFAULT_HALF_LIFE_MS
     cassandra: CassandraSettings | None = None
+    switch_interval_ms: float | None = None
+    """Python's GIL switch interval for the whole TaskManager interpreter (None: leave it)."""
 
 
 class RecommendFunction(KeyedBroadcastProcessFunction):
@@ -90,6 +93,8 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         s = self.settings
+        if s.switch_interval_ms is not None:
+            sys.setswitchinterval(s.switch_interval_ms / 1000)
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
         self.serving = Serving(default_spec(s.half_life_ms), s.retrieval_backend)

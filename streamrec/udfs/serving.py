@@ -197,12 +197,9 @@ class Serving:
     def _serve_model(self, model: LoadedModel) -> None:
         self._category_of = category_lookup(model)
         # Build now what the first batch would otherwise build on the scoring path: the
-        # retrieval index (HNSW takes seconds at 100K items) and the traced TF graphs. Two
-        # batch sizes, because a reduce_retracing graph generalises the batch dimension on
-        # its second trace and then serves every size.
-        warm_up = ScoringConfig(backend=self.retrieval_backend)
-        for size in (1, 2):
-            score_batch(model, [UserFeatures()] * size, warm_up)
+        # retrieval index (HNSW takes seconds at 100K items) and the traced TF graphs,
+        # which serve every batch size once traced (scoring.compiled).
+        score_batch(model, [UserFeatures()], ScoringConfig(backend=self.retrieval_backend))
         self.model = model
 
 

@@ -1,0 +1,63 @@
+"""The arithmetic of the benchmark: percentiles, drain rates, and "is the lag growing"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+PERCENTILES = (50, 95, 99)
+
+
+def percentiles(values_ms: Sequence[float]) -> dict[str, float | None]:
+    """p50/p95/p99 (linear interpolation); None each when there are no values."""
+    if not values_ms:
+        return {f"p{q}": None for q in PERCENTILES}
+    array = np.asarray(values_ms, dtype=np.float64)
+    return {f"p{q}": round(float(np.percentile(array, q)), 1) for q in PERCENTILES}
+
+
+def drain_rate(out_times_ms: Sequence[int], low: float = 0.2, high: float = 0.9) -> float:
+    """Records per second of a backlog being drained, from the output timestamps.
+
+    Only the middle of the run counts (``low`` to ``high`` of the records, by output
+    order), which leaves out start-up and the stragglers of the last batches.
+    """
+    times = np.sort(np.asarray(out_times_ms, dtype=np.float64))
+    if len(times) < 10:
+        raise ValueError(f"need at least 10 outputs to time a drain, got {len(times)}")
+    first, last = int(low * (len(times) - 1)), int(high * (len(times) - 1))
+    span_s = (times[last] - times[first]) / 1000
+    return (last - first) / max(span_s, 1e-3)
+
+
+def lag_growth(samples: Sequence[tuple[float, int]], rate: float) -> float:
+    """Growth of the lag (events in, not yet answered) as a share of the input rate.
+
+    ``samples`` are (seconds, lag) pairs taken while the input ran at ``rate``. The slope
+    of a least-squares line through the second half of them, over the rate: 0 when the
+    system keeps up, 0.25 when a quarter of the input piles up.
+    """
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    half = samples[len(samples) // 2 :]
+    if len(half) < 3:
+        raise ValueError(f"need at least 6 lag samples, got {len(samples)}")
+    t = np.array([s for s, _ in half], dtype=np.float64)
+    lag = np.array([v for _, v in half], dtype=np.float64)
+    if np.ptp(t) == 0:
+        raise ValueError("lag samples must span some time")
+    slope = float(np.polyfit(t, lag, 1)[0])
+    return slope / rate
+
+
+def sustainable(growth: float, final_lag: int, rate: float, tolerance: float = 0.03) -> bool:
+    """The system kept up: the lag grew by less than ``tolerance`` of the input, and what
+    was left at the end is under one second of input."""
+    return bool(growth < tolerance and final_lag < rate)
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)

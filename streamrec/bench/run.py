@@ -1,0 +1,151 @@
+"""The whole benchmark in one run: per catalogue, (c), then the job and baselines (a)/(b).
+
+Order per catalogue: the bare scoring limit (c) in this process first, while nothing else
+runs; then each streaming system on its own topics, one at a time, so they never share the
+machine: the job with exactly-once output, the job with at-least-once output, baseline (a)
+and baseline (b). Then ratios, targets, the table, JSON and the plot. ``--knobs`` adds the
+knob sweep on the first catalogue. ``streamrec bench --help`` lists the options.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamrec.bench import knobs, report
+from streamrec.bench.catalog import Catalog, load_or_build
+from streamrec.bench.limit import scoring_limit
+from streamrec.bench.runner import Measurement, Plan, System
+from streamrec.bench.systems import ConsumerBaseline, FlinkJob
+from streamrec.bench.traffic import Progress
+from streamrec.stack.config import StackConfig
+from streamrec.udfs.scoring import ScoringConfig
+
+SYSTEMS = ("job", "job-alo", "per-event", "micro-batch")
+QUICK_PLAN = Plan(probe_events=300, drain_s=6, sustain_s=6, latency_s=5, max_tries=2)
+
+
+@dataclass(frozen=True)
+class Options:
+    catalogs: tuple[int, ...] = (10_000, 100_000)
+    systems: tuple[str, ...] = SYSTEMS
+    plan: Plan = field(default_factory=Plan)
+    max_batch: int = 256
+    max_delay_ms: int = 20
+    parallelism: int = 1
+    knobs: bool = False
+    limit_events: int = 4096
+
+
+def run_benchmark(
+    config: StackConfig, options: Options, out_dir: Path, progress: Progress
+) -> dict[str, Any]:
+    started = time.time()
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_start": os.getloadavg(),
+        },
+        "options": asdict(options),
+        "catalogs": [],
+    }
+    first: Catalog | None = None
+    for n_items in options.catalogs:
+        catalog = load_or_build(n_items, config.data_dir / "bench", progress)
+        first = first or catalog
+        results["catalogs"].append(_one_catalog(config, catalog, options, out_dir, progress))
+        _save(results, out_dir, progress)
+    if options.knobs and first is not None:
+        job = results["catalogs"][0]["systems"].get(report.JOB)
+        rate = 0.5 * job["max_sustainable_rate"] if job else 100.0
+        progress(f"knobs: each setting on {first.n_items} items, latency at {rate:.0f}/s")
+        results["knobs"] = {
+            "catalog": first.n_items,
+            "latency_rate": rate,
+            "settings": knobs.sweep(config, first, rate, options.plan, progress),
+            "execution_mode": knobs.execution_modes(progress),
+        }
+    results["machine"]["loadavg_end"] = os.getloadavg()
+    results["duration_s"] = round(time.time() - started, 1)
+    _save(results, out_dir, progress)
+    return results
+
+
+def _one_catalog(
+    config: StackConfig, catalog: Catalog, options: Options, out_dir: Path, progress: Progress
+) -> dict[str, Any]:
+    scoring = ScoringConfig()
+    progress(f"(c) {catalog.n_items} items: score_batch alone, batch {options.max_batch}")
+    model = catalog.load()
+    limit = scoring_limit(catalog, options.max_batch, options.limit_events, scoring, model)
+    per_event = scoring_limit(catalog, 1, min(500, options.limit_events), scoring, model)
+    progress(
+        f"(c): {limit['events_per_s']:.0f} events/s at batch {options.max_batch}, "
+        f"{per_event['events_per_s']:.0f} at batch 1"
+    )
+    del model
+    result: dict[str, Any] = {
+        "n_items": catalog.n_items,
+        "model_version": catalog.version,
+        "limit": limit,
+        "limit_per_event": per_event,
+        "systems": {},
+    }
+    package_path = out_dir / f"model-{catalog.n_items}.zip"
+    package_path.parent.mkdir(parents=True, exist_ok=True)
+    package_path.write_bytes(catalog.package)
+    for key in options.systems:
+        system = _system(key, config, catalog, options, package_path)
+        with system:  # type: ignore[attr-defined]
+            system.start(progress)
+            measured = Measurement(config, system, catalog, options.plan, progress).run()
+        result["systems"][system.label] = measured
+    package_path.unlink()
+    result["ratios"] = report.ratios(result)
+    result["targets"] = report.targets(result)
+    progress("\n" + report.table(result))
+    return result
+
+
+def _system(
+    key: str, config: StackConfig, catalog: Catalog, options: Options, package_path: Path
+) -> System:
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    batching = ("--max-batch", str(options.max_batch), "--max-delay-ms", str(options.max_delay_ms))
+    if key in ("job", "job-alo"):
+        delivery = "exactly-once" if key == "job" else "at-least-once"
+        return FlinkJob(
+            config,
+            catalog,
+            name,
+            delivery=delivery,
+            parallelism=options.parallelism,
+            extra_args=batching,
+            label=report.JOB if key == "job" else report.JOB_ALO,
+        )
+    if key in ("per-event", "micro-batch"):
+        return ConsumerBaseline(
+            config,
+            package_path,
+            name,
+            key,
+            max_batch=options.max_batch,
+            max_delay_ms=options.max_delay_ms,
+            label=report.PER_EVENT if key == "per-event" else report.MICRO_BATCH,
+        )
+    raise ValueError(f"unknown system {key!r}; known: {', '.join(SYSTEMS)}")
+
+
+def _save(results: dict[str, Any], out_dir: Path, progress: Progress) -> None:
+    """Write after every catalogue too, so a long run that is stopped keeps its numbers."""
+    report.write_json(results, out_dir / "results.json")
+    if results["catalogs"]:
+        report.plot(results, out_dir / "throughput_vs_latency.png")
+    progress(f"results: {out_dir / 'results.json'}, plot: {out_dir / 'throughput_vs_latency.png'}")
