@@ -85,13 +85,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="cluster",
         help="keyed state backend; cluster: what flink-conf says (rocksdb)",
     )
-    p.add_argument(
-        "--switch-interval-ms",
-        type=float,
-        default=None,
-        help="the TaskManager's Python GIL switch interval (sys.setswitchinterval); thread-mode "
-        "operators share one interpreter, so this bounds how long one waits for another",
-    )
     p.add_argument("--bundle-size", type=int, default=None, help="python.fn-execution.bundle.size")
     p.add_argument(
         "--bundle-time-ms", type=int, default=None, help="python.fn-execution.bundle.time"
@@ -257,7 +250,6 @@ def _settings(args: argparse.Namespace) -> RecommendSettings:
         state_ttl_days=args.state_ttl_days,
         half_life_ms=args.half_life_ms,
         cassandra=cassandra,
-        switch_interval_ms=args.switch_interval_ms,
     )
 
 

@@ -1,9 +1,10 @@
 """Write the latest recommendations per user into Cassandra's ``recs_by_user``.
 
 There is no Flink Cassandra connector for Flink 2.x, so this is plain ``cassandra-driver``
-called from the scoring operator. ``write`` returns only when every row of the batch is
-stored, and the operator calls it before emitting the batch, so a checkpoint never covers
-a recommendation whose row is not in Cassandra.
+called from the scoring operator. The operator ``start``s a batch's writes, emits the
+batch downstream while they travel, then ``finish``es them (every row stored) before its
+timer callback returns. A checkpoint barrier is handled only between callbacks, so a
+checkpoint never covers a recommendation whose row is not in Cassandra.
 
 - Prepared statement, asynchronous execution, at most ``max_in_flight`` requests at once.
 - Idempotent upserts with ``USING TIMESTAMP`` = the trigger's event time: a replay after a
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamrec.contracts.recommendation import Recommendation
@@ -44,6 +45,20 @@ class CassandraSettings:
     max_in_flight: int = 128
     retry_timeout_s: float = 60.0
     """How long one batch may keep retrying, e.g. through a Cassandra restart."""
+
+
+@dataclass
+class PendingWrite:
+    """One batch's writes between ``start`` and ``finish``."""
+
+    unsent: list[tuple]
+    in_flight: list[tuple[tuple, Any]] = field(default_factory=list)
+    failed: list[tuple] = field(default_factory=list)
+    last_error: Exception | None = None
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        self.rows = len(self.unsent)
 
 
 class RecsWriter:
@@ -80,59 +95,69 @@ class RecsWriter:
 
     def write(self, recs: Sequence[Recommendation]) -> int:
         """Store the newest recommendation per user of ``recs``; return rows written."""
+        return self.finish(self.start(recs))
+
+    def start(self, recs: Sequence[Recommendation]) -> PendingWrite:
+        """Send up to ``max_in_flight`` rows now (newest per user); ``finish`` does the rest."""
         latest: dict[str, Recommendation] = {}
         for rec in recs:
             held = latest.get(rec.user_id)
             if held is None or rec.event_ts >= held.event_ts:
                 latest[rec.user_id] = rec
-        rows = [self._params(rec) for rec in latest.values()]
+        pending = PendingWrite([self._params(rec) for rec in latest.values()])
+        while pending.unsent and len(pending.in_flight) < self.settings.max_in_flight:
+            self._send(pending, pending.unsent.pop())
+        return pending
+
+    def finish(self, pending: PendingWrite) -> int:
+        """Return once every row of ``pending`` is stored, retrying failures with backoff;
+        raise ``CassandraWriteError`` when they still fail after ``retry_timeout_s``."""
         deadline = time.monotonic() + self.settings.retry_timeout_s
         backoff = 0.1
         while True:
-            failed, last_error = self._execute_bounded(rows)
-            if not failed:
-                return len(latest)
+            self._drain(pending)
+            if not pending.failed:
+                return pending.rows
+            failed, pending.failed = pending.failed, []
             if time.monotonic() + backoff > deadline:
                 raise CassandraWriteError(
-                    f"{len(failed)} of {len(rows)} recs_by_user writes still failing after "
-                    f"{self.settings.retry_timeout_s:.0f} s: {last_error}"
+                    f"{len(failed)} of {pending.rows} recs_by_user writes still failing after "
+                    f"{self.settings.retry_timeout_s:.0f} s: {pending.last_error}"
                 )
             log.warning(
                 "%d Cassandra writes failed (%s); retrying in %.1f s",
                 len(failed),
-                last_error,
+                pending.last_error,
                 backoff,
             )
             time.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
-            rows = failed
+            pending.unsent = failed
 
-    def _execute_bounded(self, rows: list[tuple]) -> tuple[list[tuple], Exception | None]:
-        """Run all rows with at most max_in_flight outstanding; return those that failed."""
-        failed: list[tuple] = []
-        last_error: Exception | None = None
-        in_flight: list[tuple[tuple, Any]] = []
-        for row in rows:
-            if len(in_flight) >= self.settings.max_in_flight:
-                last_error = self._settle(in_flight.pop(0), failed) or last_error
-            try:
-                in_flight.append((row, self._session.execute_async(self._insert, row)))
-            except Exception as ex:  # e.g. NoHostAvailable: retry it
-                failed.append(row)
-                last_error = ex
-        for pending in in_flight:
-            last_error = self._settle(pending, failed) or last_error
-        return failed, last_error
+    def _drain(self, pending: PendingWrite) -> None:
+        """Send the unsent rows, at most max_in_flight outstanding, and settle them all."""
+        while pending.unsent:
+            if len(pending.in_flight) >= self.settings.max_in_flight:
+                self._settle(pending.in_flight.pop(0), pending)
+            self._send(pending, pending.unsent.pop())
+        while pending.in_flight:
+            self._settle(pending.in_flight.pop(0), pending)
+
+    def _send(self, pending: PendingWrite, row: tuple) -> None:
+        try:
+            pending.in_flight.append((row, self._session.execute_async(self._insert, row)))
+        except Exception as ex:  # e.g. NoHostAvailable: retry it
+            pending.failed.append(row)
+            pending.last_error = ex
 
     @staticmethod
-    def _settle(pending: tuple[tuple, Any], failed: list[tuple]) -> Exception | None:
-        row, future = pending
+    def _settle(sent: tuple[tuple, Any], pending: PendingWrite) -> None:
+        row, future = sent
         try:
             future.result()
         except Exception as ex:  # any failure of one write means: retry it
-            failed.append(row)
-            return ex
-        return None
+            pending.failed.append(row)
+            pending.last_error = ex
 
     @staticmethod
     def _params(rec: Recommendation) -> tuple:

@@ -7,8 +7,8 @@ One ``KeyedBroadcastProcessFunction`` keyed by user id does, per event:
    at the end of the current tick (udfs.timer_rounds explains why this is checkpoint-safe),
 
 and, when a tick's timers fire, scores all drained events in one ``score_batch`` call
-(retrieve -> filter -> rank -> order), writes the newest answer per user to Cassandra,
-then emits one recommendation per event. The model and rules come in on the broadcast
+(retrieve -> filter -> rank -> order), writes the newest answer per user to Cassandra while
+it emits one recommendation per event. The model and rules come in on the broadcast
 side (udfs.serving) and change only between batches, so every batch is scored by
 exactly one model version, which each output names.
 
@@ -40,7 +40,6 @@ in one operator; 692 of 692 timer rounds arrived unbroken and batched 141 events
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,8 +82,6 @@ class RecommendSettings:
     state_ttl_days: int = 30
     half_life_ms: int = DEFAULT_HALF_LIFE_MS
     cassandra: CassandraSettings | None = None
-    switch_interval_ms: float | None = None
-    """Python's GIL switch interval for the whole TaskManager interpreter (None: leave it)."""
 
 
 class RecommendFunction(KeyedBroadcastProcessFunction):
@@ -93,8 +90,6 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         s = self.settings
-        if s.switch_interval_ms is not None:
-            sys.setswitchinterval(s.switch_interval_ms / 1000)
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
         self.serving = Serving(default_spec(s.half_life_ms), s.retrieval_backend)
@@ -205,14 +200,17 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         ]
         self._last_batch = len(batch)
         self._last_score_ms = (time.perf_counter() - started) * 1000
-        if self.writer is not None:
-            written_at = time.perf_counter()
-            self.writer.write(recs)
-            self._last_cassandra_ms = (time.perf_counter() - written_at) * 1000
+        # Cassandra round trips overlap the emission; finish() still returns inside this
+        # timer callback, before any checkpoint barrier can be handled (see cassandra_sink).
+        writes = self.writer.start(recs) if self.writer is not None else None
         self.batches.inc()
         self.recs_out.inc(len(recs))
         for rec in recs:
             yield Row(user_id=rec.user_id, value=rec.to_json())
+        if writes is not None:
+            waited_from = time.perf_counter()
+            self.writer.finish(writes)
+            self._last_cassandra_ms = (time.perf_counter() - waited_from) * 1000
 
     def _register_metrics(self, group: Any) -> None:
         """Everything here shows under the operator in the REST API and the dashboard."""
@@ -229,6 +227,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.missed_round_ends = group.counter("missedRoundEnds")
         group.gauge("batchSize", lambda: self._last_batch)
         group.gauge("scoringLatencyMicros", lambda: int(self._last_score_ms * 1000))
+        # What the last batch still waited for Cassandra after emitting its answers.
         group.gauge("cassandraWriteLatencyMicros", lambda: int(self._last_cassandra_ms * 1000))
         group.gauge("timersWaiting", lambda: self.rounds.waiting)
         group.gauge("modelVersion", self._model_version_gauge)

@@ -67,3 +67,12 @@ def test_failed_writes_are_retried_until_they_succeed() -> None:
 def test_writes_failing_past_the_retry_budget_fail_the_task() -> None:
     with pytest.raises(CassandraWriteError, match="still failing"):
         writer_with(FakeSession(failures=10**6), retry_timeout_s=0.3).write([rec("u", "a", 1)])
+
+
+def test_start_sends_at_most_max_in_flight_and_finish_sends_and_settles_the_rest() -> None:
+    session = FakeSession(failures=1)
+    writer = writer_with(session)  # max_in_flight=2
+    pending = writer.start([rec("u1", "a", 1), rec("u2", "b", 2), rec("u3", "c", 3)])
+    assert session.calls == 2
+    assert writer.finish(pending) == 3
+    assert set(session.rows) == {"u1", "u2", "u3"}  # the one failed write was retried
