@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -112,20 +112,17 @@ def feature_batches(
     event folded into its user's state in order, the state after it is the row."""
     states: dict[str, UserFeatures] = {}
     batch: list[UserFeatures] = []
-    for n, (user, item, kind) in enumerate(_cycle(catalog.traffic, count)):
-        event = Event(f"c{n}", user, item, kind, now_ms + n)
-        states[user] = update(states.get(user, UserFeatures()), event, catalog.item_categories)
-        batch.append(states[user])
+    for n, e in enumerate(catalog.events(count, "c")):
+        event = Event(e["event_id"], e["user_id"], e["item_id"], e["type"], now_ms + n)
+        states[event.user_id] = update(
+            states.get(event.user_id, UserFeatures()), event, catalog.item_categories
+        )
+        batch.append(states[event.user_id])
         if len(batch) == batch_size:
             yield batch
             batch = []
     if batch:
         yield batch
-
-
-def _cycle(traffic: Sequence[Any], count: int) -> Iterator[Any]:
-    for i in range(count):
-        yield traffic[i % len(traffic)]
 
 
 def _lift(metrics: dict[str, float]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from streamrec.bench.catalog import Catalog
+from streamrec.bench.catalog import Catalog, feature_batches
 from streamrec.bench.measure import percentiles
 from streamrec.udfs.scoring import ScoringConfig, score_batch
 
@@ -23,8 +23,6 @@ def scoring_limit(
     model: Any = None,
 ) -> dict[str, Any]:
     """Events per second and per-call milliseconds of ``score_batch`` at ``batch_size``."""
-    from streamrec.bench.catalog import feature_batches
-
     model = model or catalog.load()
     batches = list(feature_batches(catalog, events, batch_size, int(time.time() * 1000)))
     for warm in batches[:2]:  # index build and graph tracing, as the job does before serving

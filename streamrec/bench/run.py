@@ -20,7 +20,7 @@ from typing import Any
 from streamrec.bench import knobs, report
 from streamrec.bench.catalog import Catalog, load_or_build
 from streamrec.bench.limit import scoring_limit
-from streamrec.bench.runner import Measurement, Plan, System
+from streamrec.bench.runner import Measurement, Plan
 from streamrec.bench.systems import ConsumerBaseline, FlinkJob
 from streamrec.bench.traffic import Progress
 from streamrec.stack.config import StackConfig
@@ -103,7 +103,7 @@ def _one_catalog(
     package_path.write_bytes(catalog.package)
     for key in options.systems:
         system = _system(key, config, catalog, options, package_path)
-        with system:  # type: ignore[attr-defined]
+        with system:
             system.start(progress)
             measured = Measurement(config, system, catalog, options.plan, progress).run()
         result["systems"][system.label] = measured
@@ -116,7 +116,7 @@ def _one_catalog(
 
 def _system(
     key: str, config: StackConfig, catalog: Catalog, options: Options, package_path: Path
-) -> System:
+) -> FlinkJob | ConsumerBaseline:
     name = f"bench-{uuid.uuid4().hex[:6]}"
     batching = ("--max-batch", str(options.max_batch), "--max-delay-ms", str(options.max_delay_ms))
     if key in ("job", "job-alo"):

@@ -203,13 +203,13 @@ class Measurement:
             cassandra = CassandraWatcher(host, port, self.config.keyspace, f"{self.run_id}{phase}")
             cassandra.start()
         every = max(1, int(rate // plan.cassandra_samples_per_s))
+
+        def sample_some(event: dict[str, Any]) -> None:
+            if cassandra is not None and int(event["event_id"].rsplit("-", 1)[1]) % every == 0:
+                cassandra.sample(event)
+
         try:
-            achieved = self.producer.send(
-                events,
-                rate,
-                on_sent=(lambda e: int(e["event_id"].rsplit("-", 1)[1]) % every == 0
-                         and cassandra.sample(e)) if cassandra else None,
-            )  # fmt: skip
+            achieved = self.producer.send(events, rate, on_sent=sample_some)
             self._await(self.delivered, events, phase)
             self._await(self.readable, events, phase)
             if cassandra is not None:

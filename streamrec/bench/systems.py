@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from streamrec.bench.catalog import Catalog
-from streamrec.bench.traffic import Progress
+from streamrec.bench.traffic import Progress, silent
 from streamrec.model_registry.publisher import publish_package
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
@@ -24,8 +25,21 @@ from streamrec.stack.topics import TopicSpec, ensure_topics, job_topic_args, sta
 READY_TIMEOUT_S = 300.0
 
 
+class StopsOnExit:
+    """``with system:`` stops it however the block ends."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
 @dataclass
-class FlinkJob:
+class FlinkJob(StopsOnExit):
     """``recommend.py`` deployed on the stack's Flink with ``streamrec job deploy``'s code."""
 
     config: StackConfig
@@ -66,7 +80,7 @@ class FlinkJob:
             *self.extra_args,
         ]  # fmt: skip
         deployment = lifecycle.deploy(
-            self.config, self.name, args, parallelism=self.parallelism, tick=_quiet
+            self.config, self.name, args, parallelism=self.parallelism, tick=silent
         )
         self.job_id = deployment.job_id
         progress(f"{self.label}: job {self.job_id} running; publishing the model")
@@ -76,7 +90,7 @@ class FlinkJob:
             "model serving on every subtask",
             lambda: self._serving(wanted),
             READY_TIMEOUT_S,
-            _quiet,
+            silent,
         )
 
     def _serving(self, version: int) -> tuple[bool | None, str]:
@@ -95,15 +109,9 @@ class FlinkJob:
             flink_client.cancel_job(self.config, self.job_id)
             self.job_id = None
 
-    def __enter__(self) -> FlinkJob:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
 
 @dataclass
-class ConsumerBaseline:
+class ConsumerBaseline(StopsOnExit):
     """Baseline (a) or (b): ``streamrec.bench.baseline_consumer`` as a child process."""
 
     config: StackConfig
@@ -164,13 +172,3 @@ class ConsumerBaseline:
             self.process.kill()
             self.process.wait(5)
         self.process = None
-
-    def __enter__(self) -> ConsumerBaseline:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-
-def _quiet(_status: str) -> None:
-    """Deploy's own progress ticks are too chatty inside the benchmark's lines."""

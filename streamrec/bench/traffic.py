@@ -1,7 +1,7 @@
 """Load in, answers out: a paced producer and the watchers that time every answer.
 
 Every event is stamped with its send time (``ts``), so each latency below is measured from
-the moment the event was produced:
+the moment the event was produced (``PacedProducer``, over ``model_registry.replay``):
 
 - ``OutputWatcher`` reads the output topic from the start and records, per event id, the
   answer's ``emitted_ts`` and when this process read it. With ``read_uncommitted`` it sees
@@ -17,9 +17,11 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from streamrec.model_registry.replay import records_stamped_at_send, replay
 
 Progress = Callable[[str], None]
 
@@ -29,16 +31,12 @@ def now_ms() -> int:
 
 
 class PacedProducer:
-    """Sends event dicts at a rate (None: as fast as possible), stamping ``ts`` at send."""
+    """Sends event dicts through ``replay`` at a rate (None: as fast as possible); ``ts`` is
+    stamped at send, and ``sent`` counts what was handed over so far (read by the lag
+    sampler while a send runs)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        from confluent_kafka import Producer
-
-        self.topic = topic
-        # Small linger: latency runs want each event on the wire at once.
-        self._producer = Producer(
-            {"bootstrap.servers": bootstrap, "linger.ms": 1, "enable.idempotence": True}
-        )
+        self.bootstrap, self.topic = bootstrap, topic
         self.sent = 0
 
     def send(
@@ -46,32 +44,30 @@ class PacedProducer:
         events: Sequence[dict[str, Any]],
         rate: float | None,
         on_sent: Callable[[dict[str, Any]], None] | None = None,
-        tick: Callable[[int], None] | None = None,
     ) -> float:
-        """Send all events; return the achieved rate. ``tick(sent)`` runs about 4x a second."""
-        start = last_tick = time.monotonic()
-        for n, event in enumerate(events, 1):
-            event["ts"] = now_ms()
-            payload = json.dumps(event).encode()
-            while True:
-                try:
-                    self._producer.produce(self.topic, key=event["user_id"].encode(), value=payload)
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
+        """Send all events; return the achieved rate."""
+        started = time.monotonic()
+        # Small linger: latency runs want each event on the wire at once.
+        replay(self._counted(events, on_sent), self.bootstrap, self.topic, rate, silent,
+               linger_ms=1)  # fmt: skip
+        return len(events) / max(time.monotonic() - started, 1e-9)
+
+    def _counted(
+        self,
+        events: Sequence[dict[str, Any]],
+        on_sent: Callable[[dict[str, Any]], None] | None,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        # zip pulls the stamped record first, so ``event`` already carries its ``ts``.
+        for record, event in zip(records_stamped_at_send(events), events, strict=True):
             self.sent += 1
             if on_sent is not None:
                 on_sent(event)
-            self._producer.poll(0)
-            if rate:
-                ahead = n / rate - (time.monotonic() - start)
-                if ahead > 0.001:
-                    time.sleep(ahead)
-            if tick is not None and time.monotonic() - last_tick >= 0.25:
-                tick(n)
-                last_tick = time.monotonic()
-        self._producer.flush(60)
-        return len(events) / max(time.monotonic() - start, 1e-9)
+            yield record
+
+
+def silent(_line: str) -> None:
+    """For the progress of the pieces the benchmark drives (replay, deploy): their own lines
+    would interleave with the benchmark's."""
 
 
 @dataclass
