@@ -22,7 +22,7 @@ import logging
 import sys
 
 from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
-from pyflink.common.serialization import ByteArraySchema, SimpleStringSchema
+from pyflink.common.serialization import ByteArraySchema
 from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.kafka import (
@@ -33,6 +33,7 @@ from pyflink.datastream.connectors.kafka import (
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
 from streamrec.contracts.event import MAX_PAST_AGE_MS
+from streamrec.contracts.limits import MAX_RECORD_BYTES
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS
 from streamrec.state.user_state import EVENT_TYPE
 from streamrec.udfs.cassandra_sink import CassandraSettings
@@ -155,7 +156,7 @@ def _kafka_source(
     group_id: str,
     *,
     committed: bool,
-    schema: SimpleStringSchema | ByteArraySchema,
+    schema: ByteArraySchema,
 ) -> KafkaSource:
     """A read_committed source of Kafka record values.
 
@@ -185,22 +186,25 @@ def _kafka_source(
 def _control_stream(env: StreamExecutionEnvironment, args: argparse.Namespace) -> DataStream:
     streams = []
     for kind, topic in (("model", args.models_topic), ("rules", args.rules_topic)):
+        # Bytes, as for events: a tombstone (null value) on a compacted control topic is
+        # how Kafka deletes a key; SimpleStringSchema throws on it, ByteArraySchema skips it.
         source = _kafka_source(
-            args,
-            topic,
-            f"{args.group_id}-{kind}",
-            committed=False,
-            schema=SimpleStringSchema(LOSSLESS_CHARSET),
+            args, topic, f"{args.group_id}-{kind}", committed=False, schema=ByteArraySchema()
         )
         stream = (
             env.from_source(source, WatermarkStrategy.no_watermarks(), f"{kind}-source")
             .uid(f"{kind}-source")
-            .map(lambda payload, kind=kind: Row(kind=kind, payload=payload), CONTROL_TYPE)
+            .map(lambda payload, kind=kind: _control_row(kind, payload), CONTROL_TYPE)
             .uid(f"{kind}-as-control")
             .name(f"{kind}-as-control")
         )
         streams.append(stream)
     return streams[0].union(streams[1])
+
+
+def _control_row(kind: str, payload: bytes | None) -> Row:
+    """One control record for the broadcast side; its bytes as ISO-8859-1 text (lossless)."""
+    return Row(kind=kind, payload=bytes(payload or b"").decode(LOSSLESS_CHARSET))
 
 
 def _kafka_sink(args: argparse.Namespace, topic: str, key_field: str) -> TableDescriptor:
@@ -226,6 +230,9 @@ def _kafka_sink(args: argparse.Namespace, topic: str, key_field: str) -> TableDe
         .option("value.format", "raw")
         .option("value.fields-include", "EXCEPT_KEY")
         .option("sink.delivery-guarantee", args.delivery)
+        # Sized against the broker's limit (contracts.limits): a record the broker refuses
+        # would fail the transaction and restart the job on the same input.
+        .option("properties.max.request.size", str(MAX_RECORD_BYTES))
     )
     if args.delivery == "exactly-once":
         descriptor = (

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from streamrec.contracts.limits import BROKER_MESSAGE_MAX_BYTES
 from streamrec.stack.errors import StackError
 
-# Model packages can be several MiB; the broker allows 64 MiB per message and
-# this topic opts in to it (publishers may still chunk).
-MODELS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# The models topic carries references to packages (< 2 KiB each), not their bytes, so it
+# keeps the broker-wide limit; set on the topic so an older broker default cannot widen it.
+MODELS_MAX_MESSAGE_BYTES = BROKER_MESSAGE_MAX_BYTES
 
 
 @dataclass(frozen=True)

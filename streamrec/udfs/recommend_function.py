@@ -165,11 +165,8 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         features = [f for _, f in batch]
         model = self.serving.model
         rules = self.serving.rules
-        if model is None:
-            lists = self.fallback.recommend(features, self.settings.k)
-            version, name = FALLBACK_VERSION, None
-            self._candidates_per_event = {}
-        else:
+        lists = None
+        if model is not None:
             config = ScoringConfig(
                 k=self.settings.k,
                 num_candidates=self.settings.num_candidates,
@@ -177,12 +174,27 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
                 rules=rules.filters if rules is not None else None,
                 overlay=rules.overlay if rules is not None else None,
             )
-            result = score_batch(model, features, config)
-            lists = result.recommendations
-            version, name = model.version, model.model_name
-            self._candidates_per_event = {
-                stage: total // len(batch) for stage, total in result.candidates_after.items()
-            }
+            try:
+                result = score_batch(model, features, config)
+            except Exception:
+                # The package verified and loaded, so this is a bug or a model that only
+                # fails on some inputs; re-raising would replay the same batch forever.
+                self.scoring_errors.inc()
+                log.exception(
+                    "model %s failed on a batch of %d; answered by popularity",
+                    model.version,
+                    len(batch),
+                )
+            else:
+                lists = result.recommendations
+                version, name = model.version, model.model_name
+                self._candidates_per_event = {
+                    stage: total // len(batch) for stage, total in result.candidates_after.items()
+                }
+        if lists is None:
+            lists = self.fallback.recommend(features, self.settings.k)
+            version, name = FALLBACK_VERSION, None
+            self._candidates_per_event = {}
         emitted = int(time.time() * 1000)
         recs = [
             Recommendation(
@@ -225,6 +237,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.models_rejected = group.counter("modelsRejected")
         self.rules_rejected = group.counter("rulesRejected")
         self.missed_round_ends = group.counter("missedRoundEnds")
+        self.scoring_errors = group.counter("scoringErrors")
         group.gauge("batchSize", lambda: self._last_batch)
         group.gauge("scoringLatencyMicros", lambda: int(self._last_score_ms * 1000))
         # What the last batch still waited for Cassandra after emitting its answers.

@@ -8,18 +8,20 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
+from streamrec.contracts.limits import BROKER_MESSAGE_MAX_BYTES
 from streamrec.stack import toolchain
 from streamrec.stack.config import HOST
 from streamrec.stack.errors import ServiceStartError
 from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
 
 # The broker needs ~300 MiB at rest; 768 MiB leaves room for transactions
-# and the large model-package messages within the ~1 GiB budget of DESIGN.md.
+# within the ~1 GiB budget of DESIGN.md.
 HEAP = ["-Xms256m", "-Xmx768m"]
 
-# Up to 64 MiB per message on topics that ask for it (the models topic);
-# the default 1 MiB stays in force elsewhere.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Kafka's default (1,048,588 bytes per record batch), written out because the job's
+# producers and dead letters are sized against it (contracts.limits). Model packages
+# no longer travel on Kafka: the models topic carries signed references of < 2 KiB.
+MAX_MESSAGE_BYTES = BROKER_MESSAGE_MAX_BYTES
 
 
 class KafkaService(Service):
