@@ -16,7 +16,7 @@ from typing import Self
 
 from streamrec.bench.catalog import Catalog
 from streamrec.bench.traffic import Progress, silent
-from streamrec.model_registry.publisher import publish_package
+from streamrec.model_registry.publisher import publish_to_stack
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
@@ -84,7 +84,7 @@ class FlinkJob(StopsOnExit):
         )
         self.job_id = deployment.job_id
         progress(f"{self.label}: job {self.job_id} running; publishing the model")
-        publish_package(self.catalog.package, self.config.kafka_bootstrap, f"{self.prefix}models")
+        publish_to_stack(self.catalog.package, self.config, f"{self.prefix}models")
         wanted = int(self.catalog.version)
         lifecycle.wait(
             "model serving on every subtask",

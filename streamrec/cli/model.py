@@ -10,8 +10,8 @@ import click
 
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import build_config
-from streamrec.model_registry.chunks import DEFAULT_MAX_CHUNK_BYTES
 from streamrec.stack.config import StackConfig
+from streamrec.stack.keys import signing_key_path
 
 if TYPE_CHECKING:
     from streamrec.model_registry.mlflow_registry import MlflowRegistry
@@ -35,6 +35,14 @@ tracking_option = click.option(
     default=lambda: _local_stack().mlflow_url,
     show_default="the local stack's MLflow server",
     help="MLflow tracking URI (env MLFLOW_TRACKING_URI).",
+)
+signing_key_option = click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="STREAMREC_MODEL_SIGNING_KEY",
+    default=lambda: str(signing_key_path(_local_stack())),
+    show_default="the local stack's key (created by `streamrec stack up`)",
+    help="Ed25519 private key (PEM) that signs the reference (env STREAMREC_MODEL_SIGNING_KEY).",
 )
 bootstrap_option = click.option(
     "--bootstrap-servers",
@@ -255,7 +263,7 @@ def promote(model_name: str, tracking_uri: str, ref: str, margin: float, force: 
     "--version", "ref", default="champion", show_default=True, help="Version number or alias."
 )
 @click.option("--topic", default="models", show_default=True)
-@click.option("--max-chunk-bytes", default=DEFAULT_MAX_CHUNK_BYTES, show_default=True)
+@signing_key_option
 @user_errors
 def publish(
     model_name: str,
@@ -263,13 +271,13 @@ def publish(
     bootstrap_servers: str,
     ref: str,
     topic: str,
-    max_chunk_bytes: int,
+    signing_key: Path,
 ) -> None:
-    """Publish a registered version's package to the models topic."""
+    """Publish a signed reference to a registered version's package onto the models topic."""
     from streamrec.model_registry.mlflow_registry import MlflowRegistry
 
     registry = MlflowRegistry(tracking_uri, model_name)
-    _publish(registry, registry.resolve(ref), bootstrap_servers, topic, max_chunk_bytes)
+    _publish(registry, registry.resolve(ref), bootstrap_servers, topic, signing_key)
 
 
 @model.command()
@@ -280,9 +288,15 @@ def publish(
     "--to", "ref", default=None, help="Version to restore (default: the previous champion)."
 )
 @click.option("--topic", default="models", show_default=True)
+@signing_key_option
 @user_errors
 def rollback(
-    model_name: str, tracking_uri: str, bootstrap_servers: str, ref: str | None, topic: str
+    model_name: str,
+    tracking_uri: str,
+    bootstrap_servers: str,
+    ref: str | None,
+    topic: str,
+    signing_key: Path,
 ) -> None:
     """Make an earlier version champion again and re-publish it."""
     from streamrec.model_registry.mlflow_registry import MlflowRegistry
@@ -294,27 +308,34 @@ def rollback(
             f"{model_name} has no previous champion; name one with --to VERSION"
         )
     version = registry.resolve(target)
-    _publish(registry, version, bootstrap_servers, topic, DEFAULT_MAX_CHUNK_BYTES)
+    _publish(registry, version, bootstrap_servers, topic, signing_key)
     registry.set_champion(version)
     click.echo(f"rolled back {model_name} to version {version}")
 
 
 def _publish(
-    registry: MlflowRegistry, version: str, bootstrap: str, topic: str, max_chunk: int
+    registry: MlflowRegistry, version: str, bootstrap: str, topic: str, signing_key: Path
 ) -> None:
-    from streamrec.model_registry.package import load_package, package_sha256
-    from streamrec.model_registry.publisher import publish_package
+    from streamrec.model_registry.package import load_package
+    from streamrec.model_registry.publisher import publish_reference, reference_for
+    from streamrec.model_registry.signing import load_private_key, sign
     from streamrec.state.features import default_spec
 
+    key = load_private_key(signing_key)  # before any download: a missing key fails fast
     model_name = registry.model_name
     package = registry.package_bytes(version)
     # Refuse to publish what the job would reject.
     load_package(package, default_spec())
-    chunks = publish_package(package, bootstrap, topic, max_chunk)
-    registry.tag_version(version, "published_ms", str(int(time.time() * 1000)))
+    # The job fetches the registered artifact itself: the topic carries only the reference.
+    reference = sign(
+        reference_for(package, registry.package_location(version), model_name, version), key
+    )
+    publish_reference(reference, bootstrap, topic)
+    registry.tag_version(version, "published_ms", str(reference.published_ms))
     click.echo(
-        f"published {model_name} version {version} to {topic}: {len(package)} bytes in "
-        f"{chunks} chunk(s), sha256 {package_sha256(package)[:16]}"
+        f"published {model_name} version {version} to {topic}: a reference signed by key "
+        f"{reference.key_id} to {len(package)} bytes at {reference.uri}, "
+        f"sha256 {reference.sha256[:16]}"
     )
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
 from pyflink.common.serialization import ByteArraySchema
@@ -34,9 +36,20 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescri
 
 from streamrec.contracts.event import MAX_PAST_AGE_MS
 from streamrec.contracts.limits import MAX_RECORD_BYTES
+from streamrec.model_registry.artifact_fetch import (
+    DEFAULT_FETCH_TIMEOUT_S,
+    DEFAULT_MAX_ARTIFACT_BYTES,
+)
+from streamrec.model_registry.package_limits import DEFAULT_LIMITS
+from streamrec.model_registry.signing import (
+    load_public_key,
+    public_key_base64,
+    public_key_from_base64,
+)
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS
 from streamrec.state.user_state import EVENT_TYPE
 from streamrec.udfs.cassandra_sink import CassandraSettings
+from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.parse_events import DEAD_LETTERS, ParseEvents
 from streamrec.udfs.recommend_function import (
     CONTROL_TYPE,
@@ -102,6 +115,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=MAX_PAST_AGE_MS / 86_400_000,
         help="older events go to the DLQ as past_ts",
+    )
+    p.add_argument(
+        "--model-public-key",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="publisher public key (PEM or base64 file) that model references must be signed "
+        "with; repeat to trust several (key rotation). Without one, every model is rejected",
+    )
+    p.add_argument(
+        "--model-public-key-base64",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="the same as --model-public-key, given inline as base64 of the raw 32-byte key",
+    )
+    p.add_argument(
+        "--model-cache-dir",
+        default=None,
+        help="TaskManager directory for fetched packages, by sha256 (default: "
+        "<system temp dir>/streamrec-model-cache)",
+    )
+    p.add_argument(
+        "--max-model-bytes",
+        type=int,
+        default=DEFAULT_MAX_ARTIFACT_BYTES,
+        help="largest package the job fetches; a larger one is rejected",
+    )
+    p.add_argument(
+        "--max-model-decompressed-bytes",
+        type=int,
+        default=DEFAULT_LIMITS.max_decompressed_bytes,
+        help="most a package may expand to when loaded (package_limits has the other caps)",
+    )
+    p.add_argument(
+        "--model-fetch-timeout-s",
+        type=float,
+        default=DEFAULT_FETCH_TIMEOUT_S,
+        help="most time to fetch one package from the artifact store",
     )
     p.add_argument("--out-of-orderness-ms", type=int, default=5_000)
     p.add_argument("--idleness-ms", type=int, default=30_000)
@@ -257,6 +309,22 @@ def _settings(args: argparse.Namespace) -> RecommendSettings:
         state_ttl_days=args.state_ttl_days,
         half_life_ms=args.half_life_ms,
         cassandra=cassandra,
+        model_intake=_intake_settings(args),
+    )
+
+
+def _intake_settings(args: argparse.Namespace) -> IntakeSettings:
+    """Keys are read here, on the submitting client, and travel with the job as base64."""
+    keys = [public_key_base64(load_public_key(Path(path))) for path in args.model_public_key]
+    keys += [public_key_base64(public_key_from_base64(k)) for k in args.model_public_key_base64]
+    return IntakeSettings(
+        public_keys_base64=tuple(keys),
+        cache_dir=args.model_cache_dir,
+        max_artifact_bytes=args.max_model_bytes,
+        fetch_timeout_s=args.model_fetch_timeout_s,
+        package_limits=replace(
+            DEFAULT_LIMITS, max_decompressed_bytes=args.max_model_decompressed_bytes
+        ),
     )
 
 

@@ -47,3 +47,41 @@ class RegistryError(ModelRegistryError):
 
 class PublishError(ModelRegistryError):
     """A package could not be delivered to Kafka."""
+
+class ModelIntakeError(ModelRegistryError):
+    """A model reference was refused before its package was loaded.
+
+    ``reason`` is a short code for the job's log line and rejection metrics.
+    """
+
+    reason = "intake"
+
+
+class InvalidReferenceError(ModelIntakeError):
+    """A message on the models topic is not a well-formed model reference."""
+
+    reason = "bad_reference"
+
+
+class SignatureError(ModelIntakeError):
+    """A reference is unsigned, signed by an unknown key, or its signature does not verify."""
+
+    reason = "bad_signature"
+
+
+class SigningKeyError(ModelRegistryError):
+    """A signing or verification key file is missing or unreadable."""
+
+
+class ArtifactError(ModelIntakeError):
+    """A package artifact cannot be fetched, is larger than allowed, or has another digest."""
+
+    reason = "artifact_unavailable"
+
+
+class ArtifactTooLargeError(ArtifactError):
+    reason = "artifact_too_large"
+
+
+class ArtifactDigestError(ArtifactError):
+    reason = "artifact_digest_mismatch"

@@ -1,7 +1,8 @@
 """MLflow side: log training runs, register versions, manage aliases, fetch packages.
 
 The package file itself is the registered artifact (``package/model.srpkg``), so what
-``publish`` sends is byte-for-byte what training evaluated.
+``publish`` references is byte-for-byte what training evaluated, and the job fetches it
+from the same artifact store (``package_location``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streamrec.model_registry.errors import RegistryError
+from streamrec.model_registry.errors import PublishError, RegistryError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -119,6 +120,20 @@ class MlflowRegistry:
                     f"model {self.model_name} version {version}: no package artifact: {ex}"
                 ) from ex
             return Path(local).read_bytes()
+
+    def package_location(self, version: str) -> str:
+        """A URI the job can fetch version ``version``'s package from (no mlflow needed)."""
+        from streamrec.model_registry.artifact_store import mlflow_artifact_url
+
+        mv = self._version(version)
+        try:
+            root = self.client.get_run(mv.run_id).info.artifact_uri
+        except Exception as ex:  # MLflow raises RestException/MlflowException by backend
+            raise RegistryError(f"model {self.model_name} version {version}: no run: {ex}") from ex
+        try:
+            return mlflow_artifact_url(f"{root}/{PACKAGE_DIR}/{PACKAGE_FILE}", self.tracking_uri)
+        except PublishError as ex:
+            raise RegistryError(f"model {self.model_name} version {version}: {ex}") from None
 
     def set_champion(self, version: str) -> str | None:
         """Point champion at ``version``; remember and return the previous champion."""

@@ -1,31 +1,35 @@
-"""Put a model package on the ``models`` topic as chunks, and read it back.
+"""Publish a model version onto the ``models`` topic as a signed reference, and read it back.
 
-Keys are ``<model name>/<chunk index>``, all written to one partition picked from the
-model name: the topic is compacted, and one key per chunk index means compaction keeps
-the newest complete package (a single key per model would compact every chunk but the
-last away). The chunk header carries name, version and package sha256, so a plain
-consumer reassembles and verifies without anything else.
+The package bytes go to a durable artifact store (MLflow's, for a registered version, where
+training already put them); the topic carries one small signed JSON reference per version
+(``reference``), keyed by the model name, so the compacted topic keeps the newest version
+of each model. Every record of a model goes to one partition picked from its name, so
+versions of one model stay in order whatever client wrote them.
 
-All chunks of a package go out in one Kafka transaction: a read_committed reader
-(the job, ``consume_packages``) sees the whole package or none of it, even when
-the publisher dies half-way.
+Packages never travel inline: one path to verify, broadcast state that stays a few hundred
+bytes per model whatever the catalogue size, and no chunk reassembly to bound.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamrec.model_registry.chunks import DEFAULT_MAX_CHUNK_BYTES, Chunk, ChunkAssembler, chunk
-from streamrec.model_registry.errors import ChunkError, PublishError
-from streamrec.model_registry.package import read_manifest
+from streamrec.model_registry.errors import PublishError
+from streamrec.model_registry.package import package_sha256, read_manifest
+from streamrec.model_registry.reference import ModelReference
+from streamrec.model_registry.signing import sign
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from streamrec.model_registry.artifact_store import ArtifactStore
+    from streamrec.stack.config import StackConfig
 
 DEFAULT_TOPIC = "models"
-
-
-def chunk_key(model_name: str, index: int) -> bytes:
-    return f"{model_name}/{index}".encode()
 
 
 def model_partition(model_name: str, partitions: int) -> int:
@@ -33,30 +37,75 @@ def model_partition(model_name: str, partitions: int) -> int:
     return zlib.crc32(model_name.encode()) % partitions
 
 
+def reference_for(package: bytes, uri: str, model_name: str, version: str) -> ModelReference:
+    """An unsigned reference to ``package`` stored at ``uri``, stamped with the time now."""
+    return ModelReference(
+        model_name=model_name,
+        version=version,
+        sha256=package_sha256(package),
+        size=len(package),
+        uri=uri,
+        published_ms=int(time.time() * 1000),
+    )
+
+
 def publish_package(
     package: bytes,
     bootstrap_servers: str,
     topic: str = DEFAULT_TOPIC,
-    max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+    *,
+    store: ArtifactStore,
+    signing_key: Ed25519PrivateKey,
+    model_name: str | None = None,
+    version: str | None = None,
     timeout_s: float = 30.0,
     producer_factory: Callable[[dict[str, Any]], Any] | None = None,
-) -> int:
-    """Publish ``package`` (verified for readability first); return the number of chunks."""
-    manifest = read_manifest(package)
-    chunks = chunk(
-        package, max_chunk_bytes, model_name=manifest.model_name, version=manifest.version
-    )
-    config = {
-        "bootstrap.servers": bootstrap_servers,
-        "linger.ms": 5,
-        # One id per model: a new publisher of the same model fences a stuck one.
-        "transactional.id": f"streamrec-publisher-{manifest.model_name}",
-    }
+) -> ModelReference:
+    """Store ``package``, then publish a signed reference to it; return the reference.
+
+    Name and version come from the package's manifest unless given (a test publishing
+    deliberately broken bytes gives them).
+    """
+    if model_name is None or version is None:
+        manifest = read_manifest(package)
+        model_name = model_name or manifest.model_name
+        version = version or manifest.version
+    uri = store.put(package)
+    reference = sign(reference_for(package, uri, model_name, version), signing_key)
+    publish_reference(reference, bootstrap_servers, topic, timeout_s, producer_factory)
+    return reference
+
+
+def publish_reference(
+    reference: ModelReference,
+    bootstrap_servers: str,
+    topic: str = DEFAULT_TOPIC,
+    timeout_s: float = 30.0,
+    producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+) -> None:
+    """Put one (signed) reference on ``topic``, keyed by its model name."""
+    publish_raw(
+        reference.to_bytes(), reference.model_name, bootstrap_servers, topic,
+        timeout_s, producer_factory,
+    )  # fmt: skip
+
+
+def publish_raw(
+    value: bytes,
+    model_name: str,
+    bootstrap_servers: str,
+    topic: str = DEFAULT_TOPIC,
+    timeout_s: float = 30.0,
+    producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+) -> None:
+    """Put any bytes on ``topic`` where ``model_name``'s references go (tests send bad ones)."""
     if producer_factory is None:
         from confluent_kafka import Producer
 
         producer_factory = Producer
-    producer = producer_factory(config)
+    producer = producer_factory(
+        {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all"}
+    )
     try:
         meta = producer.list_topics(topic, timeout=timeout_s)
         info = meta.topics.get(topic)
@@ -65,7 +114,7 @@ def publish_package(
                 f"topic {topic!r} is not available on {bootstrap_servers}: "
                 f"{getattr(info, 'error', 'no metadata')}"
             )
-        partition = model_partition(manifest.model_name, len(info.partitions))
+        partition = model_partition(model_name, len(info.partitions))
     except PublishError:
         raise
     except Exception as ex:
@@ -76,72 +125,70 @@ def publish_package(
         if err is not None:
             failures.append(str(err))
 
-    where = f"model {manifest.model_name} v{manifest.version}"
     try:
-        producer.init_transactions(timeout_s)
-        producer.begin_transaction()
-        for c in chunks:
-            producer.produce(
-                topic,
-                key=chunk_key(c.model_name, c.index),
-                value=c.to_bytes(),
-                partition=partition,
-                on_delivery=on_delivery,
-            )
-            producer.poll(0)
+        producer.produce(
+            topic, key=model_name.encode(), value=value, partition=partition,
+            on_delivery=on_delivery,
+        )  # fmt: skip
         remaining = producer.flush(timeout_s)
-        if failures or remaining:
-            producer.abort_transaction(timeout_s)
-            raise PublishError(
-                f"{where}: {len(failures)} chunk(s) failed ({'; '.join(failures[:3])}), "
-                f"{remaining} undelivered after {timeout_s}s; the transaction was aborted"
-            )
-        producer.commit_transaction(timeout_s)
-    except PublishError:
-        raise
     except Exception as ex:
-        raise PublishError(f"{where}: publishing to {topic!r} failed: {ex}") from ex
-    return len(chunks)
+        raise PublishError(f"model {model_name}: publishing to {topic!r} failed: {ex}") from ex
+    if failures or remaining:
+        raise PublishError(
+            f"model {model_name}: the reference was not delivered to {topic!r} "
+            f"({'; '.join(failures[:3]) or f'undelivered after {timeout_s}s'})"
+        )
 
 
-def consume_packages(
+def publish_to_stack(
+    package: bytes,
+    config: StackConfig,
+    topic: str = DEFAULT_TOPIC,
+    *,
+    model_name: str | None = None,
+    version: str | None = None,
+) -> ModelReference:
+    """Publish an unregistered package on a local stack: its MLflow store, its signing key."""
+    from streamrec.model_registry.artifact_store import MlflowArtifactStore
+    from streamrec.model_registry.signing import load_private_key
+    from streamrec.stack.keys import signing_key_path
+
+    return publish_package(
+        package, config.kafka_bootstrap, topic,
+        store=MlflowArtifactStore(config.mlflow_url),
+        signing_key=load_private_key(signing_key_path(config)),
+        model_name=model_name, version=version,
+    )  # fmt: skip
+
+
+def consume_references(
     bootstrap_servers: str,
     topic: str = DEFAULT_TOPIC,
-    group_id: str | None = None,
     timeout_s: float = 10.0,
 ) -> Iterator[bytes]:
-    """Yield every complete package found on ``topic`` from the beginning, oldest first.
+    """Yield every record value on ``topic`` from the beginning, oldest first.
 
-    Stops after ``timeout_s`` without a new message. Stray chunks are skipped.
+    Stops after ``timeout_s`` without a new message. Values are raw: parse them with
+    ``reference.parse_reference`` (a topic may hold anything anyone wrote to it).
     """
-    import uuid
-
     from confluent_kafka import Consumer
 
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap_servers,
-            "group.id": group_id or f"streamrec-package-reader-{uuid.uuid4()}",
+            "group.id": f"streamrec-reference-reader-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
         }
     )
-    assemblers: dict[str, ChunkAssembler] = {}
     try:
         consumer.subscribe([topic])
         while True:
             msg = consumer.poll(timeout_s)
             if msg is None:
                 return
-            if msg.error() is not None:
-                continue
-            try:
-                piece = Chunk.from_bytes(msg.value())
-                done = assemblers.setdefault(piece.model_name, ChunkAssembler()).add(piece)
-            except ChunkError:
-                continue
-            if done is not None:
-                yield done
+            if msg.error() is None and msg.value() is not None:
+                yield msg.value()
     finally:
         consumer.close()

@@ -28,6 +28,7 @@ from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
 from streamrec.stack.services.flink import FlinkService
 
+from streamrec.stack.keys import public_key_path
 Tick = Callable[[str], None]
 """Called with a one-line status while an operation waits (drives the progress display)."""
 
@@ -43,7 +44,8 @@ def dashboard_url(config: StackConfig, job_id: str) -> str:
 
 
 def stack_job_args(config: StackConfig, name: str) -> list[str]:
-    """What the stack decides: where the servers are, and names tied to the job's name."""
+    """What the stack decides: where the servers are, names tied to the job's name, and the
+    public key that model references must be signed with (``stack up`` creates it)."""
     return [
         "--bootstrap", config.kafka_bootstrap,
         "--cassandra", f"127.0.0.1:{config.cassandra_port}",
@@ -52,6 +54,7 @@ def stack_job_args(config: StackConfig, name: str) -> list[str]:
         "--group-id", name,
     ]  # fmt: skip
 
+        "--model-public-key", str(public_key_path(config)),
 
 def validate_job_args(config: StackConfig, name: str, job_args: Sequence[str]) -> None:
     """Parse the arguments here, before anything is submitted or stopped."""

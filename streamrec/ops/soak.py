@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Producer
 
-from streamrec.model_registry.publisher import publish_package
+from streamrec.model_registry.publisher import publish_to_stack
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     Stack(config).up()
     soak = Soak(config, f"soak_{uuid.uuid4().hex[:6]}", args.events, args.rate, args.users)
     ensure_topics(config.kafka_bootstrap, stack_topics(4, prefix=f"{soak.prefix}_"))
-    publish_package(model_package(config), config.kafka_bootstrap, soak.topic("models"))
+    publish_to_stack(model_package(config), config, soak.topic("models"))
     job_args = [
         *job_topic_args(prefix=f"{soak.prefix}_"),
         "--checkpoint-interval-ms", str(args.checkpoint_interval_ms),

@@ -16,6 +16,7 @@ from pathlib import Path
 from streamrec.stack import process, toolchain
 from streamrec.stack.config import HOST, StackConfig
 from streamrec.stack.errors import ServiceStartError, StackError
+from streamrec.stack.keys import ensure_signing_keys, signing_key_path
 from streamrec.stack.ports import require_free
 from streamrec.stack.services.base import Service
 from streamrec.stack.services.cassandra import CassandraService
@@ -109,6 +110,8 @@ class Stack:
             for spec in service.ports():
                 require_free(HOST, spec.port, what=spec.what, flag=spec.flag, env_var=spec.env_var)
         self.config.save()
+        if ensure_signing_keys(self.config):
+            self.echo(f"model signing key created in {signing_key_path(self.config).parent}")
         for service in to_start:
             service.prepare()
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyflink.common import Row
@@ -55,9 +55,10 @@ from streamrec.contracts.recommendation import Recommendation
 from streamrec.state import user_state
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
 from streamrec.udfs.cassandra_sink import CassandraSettings, RecsWriter
+from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.popularity import FALLBACK_VERSION, PopularityFallback
 from streamrec.udfs.scoring import ScoringConfig, score_batch
-from streamrec.udfs.serving import Latin1Store, Outcome, Serving
+from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
 from streamrec.udfs.timer_rounds import TimerRounds
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class RecommendSettings:
     state_ttl_days: int = 30
     half_life_ms: int = DEFAULT_HALF_LIFE_MS
     cassandra: CassandraSettings | None = None
+    model_intake: IntakeSettings = field(default_factory=IntakeSettings)
+    """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
 
 
 class RecommendFunction(KeyedBroadcastProcessFunction):
@@ -139,25 +142,30 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
 
     def _restore_serving(self, ctx: Any) -> None:
         """After a (re)start, serve what broadcast state holds; keyed callbacks call this
-        because ``open`` cannot read broadcast state."""
+        because ``open`` cannot read broadcast state; so does the broadcast side, first."""
         if self.serving.needs_restore:
+            # Settings reach the TaskManager with the function; the intake (keys, cache,
+            # caps) is set here, before the first model reference is restored or read.
+            self.serving.use_intake(self.settings.model_intake)
             self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
 
     def process_broadcast_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.Context):
-        store = Latin1Store(ctx.get_broadcast_state(SERVING_STATE))
-        raw = value[1].encode("latin-1")
-        outcome: Outcome | None
-        if value[0] == "model":
-            outcome = self.serving.on_model_chunk(raw, store)
-        else:
-            outcome = self.serving.on_rules(raw, store)
-        if outcome is None:
-            return
+        outcome: Outcome
+        try:
+            # What state holds is served before this record is looked at (restore first).
+            self._restore_serving(ctx)
+            store = Latin1Store(ctx.get_broadcast_state(SERVING_STATE))
+            payload = value[1]
+            raw = payload.encode("latin-1") if isinstance(payload, str) else payload
+            outcome = self.serving.handle(value[0], raw, store)
+        except Exception as ex:  # no control record may fail the job
+            outcome = internal_error("model" if value[0] == "model" else "rules", ex)
         if outcome.accepted:
             log.info("%s", outcome.message)
         else:
             (self.models_rejected if outcome.kind == "model" else self.rules_rejected).inc()
-            log.error("%s; the previous %s keeps serving", outcome.message, outcome.kind)
+            log.error("%s [%s]; the previous %s keeps serving", outcome.message, outcome.reason,
+                      outcome.kind)  # fmt: skip
 
     def _flush(self) -> Iterator[Row]:
         batch, self.batch = self.batch, []

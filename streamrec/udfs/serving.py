@@ -1,41 +1,47 @@
 """What the scoring operator serves: the model version and rule set, kept as broadcast state.
 
-Model packages and rule sets arrive as data on the ``models`` and ``rules`` topics and are
-broadcast to every scoring subtask. Each message is verified before it replaces what is
-serving; a bad one is rejected and the previous one keeps serving. Everything accepted is
-written to broadcast state, so a job restored from a checkpoint or savepoint serves the
-same model and rules without anything being re-published.
+Model references (``model_registry.reference``) and rule sets arrive as data on the
+``models`` and ``rules`` topics and are broadcast to every scoring subtask. Each message is
+verified before it replaces what is serving; a bad one is rejected and the previous one
+keeps serving. Whatever is accepted is written to broadcast state, so a job restored from
+a checkpoint or savepoint serves the same model and rules without a re-publish: the
+reference names the package in the artifact store, which the restored job fetches again
+(from its local cache when it is there).
+
+Restore first: whatever callback comes first after a (re)start, keyed or broadcast, loads
+what broadcast state holds before it does anything else, so a rules message or a new
+reference arriving first never leaves the job serving nothing.
 
 Broadcast state keys (values are raw bytes):
 
-- ``chunk/<model>/<package sha256>/<index>``: chunks of a package still arriving. They
-  are state too: a checkpoint may fall between two chunks of one package.
-- ``assembling/<model>``: ``"<sha256> <total>"`` of the package whose chunks are arriving.
-- ``model``: the complete package now serving.
+- ``model_ref``: the signed reference of the model now serving (a few hundred bytes).
 - ``rules``: the rules message now serving.
+
+Older versions kept package bytes (``model``) and chunks under other keys; they are not
+served (they carry no signature) and ``model`` is dropped at the first broadcast record.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from streamrec.contracts.errors import InvalidRulesError
 from streamrec.contracts.rules import RuleSet, parse_rules
-from streamrec.model_registry.chunks import Chunk, reassemble
-from streamrec.model_registry.errors import ChunkError, PackageError
-from streamrec.model_registry.package import LoadedModel, load_package
+from streamrec.model_registry.errors import ModelRegistryError, PackageError
+from streamrec.model_registry.package import LoadedModel
 from streamrec.state.features import UNKNOWN_CATEGORY, FeatureSpec, UserFeatures
+from streamrec.udfs.model_intake import IntakeSettings, ModelIntake
 from streamrec.udfs.scoring import ScoringConfig, score_batch
 
 log = logging.getLogger(__name__)
 
-MODEL_KEY = "model"
+MODEL_KEY = "model_ref"
 RULES_KEY = "rules"
-CHUNK_PREFIX = "chunk/"
-ASSEMBLING_PREFIX = "assembling/"
+LEGACY_PACKAGE_KEY = "model"
 
 
 class BroadcastStore(Protocol):
@@ -86,18 +92,35 @@ class Outcome:
     accepted: bool
     version: str | None
     message: str
+    reason: str = ""
+    """Why it was rejected, a short code (``bad_reference``, ``bad_signature``,
+    ``artifact_unavailable``, ``bad_package``, ``bad_rules``, ``internal_error``...)."""
+
+
+def internal_error(kind: str, ex: BaseException) -> Outcome:
+    """The rejection of a control record that raised something unexpected."""
+    text = f"{type(ex).__name__}: {str(ex)[:300]}"
+    return Outcome(kind, False, None, f"{kind} message rejected: internal error {text}",
+                   "internal_error")  # fmt: skip
 
 
 class Serving:
     """The model and rules one scoring subtask serves, and their verification."""
 
-    def __init__(self, feature_spec: FeatureSpec, retrieval_backend: str = "auto") -> None:
+    def __init__(
+        self,
+        feature_spec: FeatureSpec,
+        retrieval_backend: str = "auto",
+        intake: IntakeSettings | None = None,
+    ) -> None:
         self.feature_spec = feature_spec
         self.retrieval_backend = retrieval_backend
         self.model: LoadedModel | None = None
         self.rules: RuleSet | None = None
         self._category_of: dict[str, str] = {}
         self._restored = False
+        self._intake_settings = intake or IntakeSettings()
+        self._intake: ModelIntake | None = None
 
     @property
     def category_of(self) -> Mapping[str, str]:
@@ -108,103 +131,108 @@ class Serving:
     def needs_restore(self) -> bool:
         return not self._restored
 
+    def use_intake(self, settings: IntakeSettings) -> None:
+        """Set how model references are verified and fetched (before the first one)."""
+        self._intake_settings, self._intake = settings, None
+
+    @property
+    def intake(self) -> ModelIntake:
+        if self._intake is None:
+            self._intake = ModelIntake(self._intake_settings, self.feature_spec)
+        return self._intake
+
     def restore(self, store: BroadcastStore) -> None:
-        """Load what broadcast state holds after a (re)start; a no-op after the first call."""
+        """Load what broadcast state holds after a (re)start; a no-op after the first call.
+
+        Never raises: what no longer loads is logged and the job serves the fallback.
+        """
         if self._restored:
             return
         self._restored = True
-        package = store.get(MODEL_KEY) if store.contains(MODEL_KEY) else None
-        if package is not None and self.model is None:
-            try:
-                self._serve_model(load_package(bytes(package), self.feature_spec))
-            except PackageError as ex:  # It verified once; a newer job may need other features.
-                log.error("model in broadcast state no longer loads, serving fallback: %s", ex)
-        rules = store.get(RULES_KEY) if store.contains(RULES_KEY) else None
-        if rules is not None and self.rules is None:
-            try:
+        if store.contains(LEGACY_PACKAGE_KEY):
+            log.error(
+                "broadcast state holds an unsigned package from an older version of the job; "
+                "it is not served: publish the model again (streamrec model publish)"
+            )
+        try:
+            self._restore_model(store)
+        except Exception as ex:  # e.g. the key was rotated, the store is down
+            log.error("model in broadcast state cannot be served, serving fallback: %s: %s",
+                      type(ex).__name__, ex)  # fmt: skip
+        try:
+            rules = store.get(RULES_KEY) if store.contains(RULES_KEY) else None
+            if rules is not None and self.rules is None:
                 self.rules = parse_rules(bytes(rules))
-            except InvalidRulesError as ex:
-                log.error("rules in broadcast state no longer parse, serving none: %s", ex)
+        except Exception as ex:
+            log.error("rules in broadcast state no longer parse, serving none: %s: %s",
+                      type(ex).__name__, ex)  # fmt: skip
 
-    def on_model_chunk(self, raw: bytes, store: WritableBroadcastStore) -> Outcome | None:
-        """Keep one chunk; once a package is complete, verify, load and swap it in.
+    def handle(self, kind: str, raw: bytes | None, store: WritableBroadcastStore) -> Outcome:
+        """One control record: restore first, then swap it in or reject it. Never raises."""
+        kind = "model" if kind == "model" else "rules"
+        try:
+            self.restore(store)
+            if store.contains(LEGACY_PACKAGE_KEY):
+                store.remove(LEGACY_PACKAGE_KEY)  # megabytes in every checkpoint, never served
+            if raw is None:
+                raw = b""
+            if kind == "model":
+                return self.on_model_reference(bytes(raw), store)
+            return self.on_rules(bytes(raw), store)
+        except Exception as ex:  # no control record may fail the job
+            return internal_error(kind, ex)
 
-        Returns None while a package is still incomplete.
-        """
-        self._restored = True  # broadcast elements may precede any keyed element
+    def on_model_reference(self, raw: bytes, store: WritableBroadcastStore) -> Outcome:
+        """Verify a signed reference, fetch and load its package, and swap it in."""
+        self.restore(store)
+        if self.model is not None and store.get(MODEL_KEY) == raw:
+            return Outcome("model", True, self.model.version, "that model is already serving")
+        started = time.monotonic()
         try:
-            piece = Chunk.from_bytes(raw)
-        except ChunkError as ex:
-            return Outcome("model", False, None, f"unreadable chunk: {ex}")
-        # Flink's BroadcastState cannot list keys in thread mode, so chunk keys are derived
-        # from (model, sha256, index) and the package being assembled is recorded per model.
-        assembling_key = f"{ASSEMBLING_PREFIX}{piece.model_name}"
-        if piece.index == 0:
-            # A new package supersedes any unfinished one of the same model.
-            self._drop_chunks(store, assembling_key)
-            store.put(assembling_key, f"{piece.package_sha256} {piece.total}".encode())
-        elif not self._is_assembling(store, assembling_key, piece.package_sha256):
-            # A stray chunk (e.g. left on the compacted topic by a larger older package).
-            return None
-        store.put(_chunk_key(piece.model_name, piece.package_sha256, piece.index), raw)
-        keys = [_chunk_key(piece.model_name, piece.package_sha256, i) for i in range(piece.total)]
-        if not all(store.contains(k) for k in keys):
-            return None
-        chunks = [Chunk.from_bytes(bytes(store.get(k))) for k in keys]
-        for key in keys:
-            store.remove(key)
-        if store.contains(assembling_key):
-            store.remove(assembling_key)
-        where = f"model {piece.model_name} version {piece.version}"
-        try:
-            package = reassemble(chunks)
-            model = load_package(package, self.feature_spec, piece.package_sha256)
-        except (ChunkError, PackageError) as ex:
-            return Outcome("model", False, piece.version, f"{where} rejected: {ex}")
-        store.put(MODEL_KEY, package)
+            reference, model = self.intake.load(raw)
+        except ModelRegistryError as ex:
+            reason = "bad_package" if isinstance(ex, PackageError) else getattr(ex, "reason", "")
+            return Outcome("model", False, None, f"model rejected: {ex}", reason or "rejected")
         self._serve_model(model)
-        return Outcome("model", True, model.version, f"{where} now serving")
+        store.put(MODEL_KEY, bytes(raw))
+        loaded_ms = (time.monotonic() - started) * 1000
+        since_publish = int(time.time() * 1000) - reference.published_ms
+        return Outcome(
+            "model", True, model.version,
+            f"{reference.describe()} now serving (fetched and loaded in {loaded_ms:.0f} ms; "
+            f"{since_publish} ms after it was published)",
+        )  # fmt: skip
 
     def on_rules(self, raw: bytes, store: WritableBroadcastStore) -> Outcome:
         """Parse and swap in a rule set, or reject it and keep the current one."""
-        self._restored = True
+        self.restore(store)
         try:
             rules = parse_rules(raw)
         except InvalidRulesError as ex:
-            return Outcome("rules", False, None, f"rules rejected: {ex}")
+            return Outcome("rules", False, None, f"rules rejected: {ex}", "bad_rules")
         store.put(RULES_KEY, raw)
         self.rules = rules
         return Outcome("rules", True, rules.version, f"rules {rules.version} now serving")
 
-    @staticmethod
-    def _is_assembling(store: BroadcastStore, assembling_key: str, sha256: str) -> bool:
-        if not store.contains(assembling_key):
-            return False
-        return bytes(store.get(assembling_key)).decode().split()[0] == sha256
-
-    @staticmethod
-    def _drop_chunks(store: WritableBroadcastStore, assembling_key: str) -> None:
-        if not store.contains(assembling_key):
+    def _restore_model(self, store: BroadcastStore) -> None:
+        raw = store.get(MODEL_KEY) if store.contains(MODEL_KEY) else None
+        if raw is None or self.model is not None:
             return
-        sha, total = bytes(store.get(assembling_key)).decode().split()
-        model_name = assembling_key[len(ASSEMBLING_PREFIX) :]
-        for index in range(int(total)):
-            key = _chunk_key(model_name, sha, index)
-            if store.contains(key):
-                store.remove(key)
-        store.remove(assembling_key)
+        started = time.monotonic()
+        reference, model = self.intake.load(bytes(raw))
+        self._serve_model(model)
+        log.info("restored %s from broadcast state in %.0f ms", reference.describe(),
+                 (time.monotonic() - started) * 1000)  # fmt: skip
 
     def _serve_model(self, model: LoadedModel) -> None:
-        self._category_of = category_lookup(model)
+        category_of = category_lookup(model)
         # Build now what the first batch would otherwise build on the scoring path: the
         # retrieval index (HNSW takes seconds at 100K items) and the traced TF graphs,
-        # which serve every batch size once traced (scoring.compiled).
+        # which serve every batch size once traced (scoring.compiled). A model that fails
+        # here is rejected before it replaces anything.
         score_batch(model, [UserFeatures()], ScoringConfig(backend=self.retrieval_backend))
+        self._category_of = category_of
         self.model = model
-
-
-def _chunk_key(model_name: str, sha256: str, index: int) -> str:
-    return f"{CHUNK_PREFIX}{model_name}/{sha256}/{index:06d}"
 
 
 def category_lookup(model: LoadedModel) -> dict[str, str]:

@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from streamrec.cli.main import cli
-from streamrec.model_registry.publisher import publish_package
+from streamrec.model_registry.publisher import publish_to_stack
 from streamrec.ops.lifecycle import active_jobs
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
@@ -161,7 +161,7 @@ def operated_job(
         for s in topics.specs(partitions=4)
     ]  # fmt: skip
     ensure_topics(config.kafka_bootstrap, specs)
-    publish_package(package, config.kafka_bootstrap, topics.models, max_chunk_bytes=200_000)
+    publish_to_stack(package, config, topics.models)
     streamrec_job(
         config, "deploy", "--name", topics.prefix, "--parallelism", str(parallelism), "--",
         *topics.job_args(), "--checkpoint-interval-ms", "1000", *job_args,

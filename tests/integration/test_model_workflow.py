@@ -1,5 +1,6 @@
-"""The offline half on the real stack: generate -> train (MLflow server) -> promote
--> publish (Kafka) -> a plain consumer verifies and loads -> rollback.
+"""The model path on the real stack: generate -> train (MLflow server) -> promote
+-> publish a signed reference (Kafka) -> the job fetches the package from MLflow's artifact
+store and serves it; a plain consumer verifies and loads the same -> rollback.
 
 Runs the ``streamrec model`` CLI as a user would, as subprocesses.
 """
@@ -9,15 +10,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 from mlflow import MlflowClient
 
-from streamrec.model_registry.package import load_package, package_sha256
-from streamrec.model_registry.publisher import consume_packages
+from streamrec.model_registry.artifact_fetch import ArtifactFetcher
+from streamrec.model_registry.package import load_package
+from streamrec.model_registry.publisher import consume_references
+from streamrec.model_registry.reference import ModelReference, parse_reference
+from streamrec.model_registry.signing import load_public_key, trusted_keys, verify
+from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
-from streamrec.stack.topics import MODELS_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
+from streamrec.stack.keys import public_key_path
 from streamrec.state.features import default_spec
+from tests.integration.job_harness import (
+    EventProducer,
+    JobTopics,
+    RecommendationReader,
+    now_ms,
+    submit_job,
+)
+from tests.polling import wait_for
 
 
 def streamrec(args: list[str], config: StackConfig) -> subprocess.CompletedProcess[str]:
@@ -25,6 +40,8 @@ def streamrec(args: list[str], config: StackConfig) -> subprocess.CompletedProce
         **os.environ,
         "MLFLOW_TRACKING_URI": config.mlflow_url,
         "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap,
+        # The default signing key is the stack's (`stack up` made it in its data dir).
+        "STREAMREC_HOME": str(config.data_dir),
     }
     return subprocess.run(
         [sys.executable, "-m", "streamrec.cli", *args],
@@ -36,24 +53,21 @@ def streamrec(args: list[str], config: StackConfig) -> subprocess.CompletedProce
     )
 
 
-def latest_package_per_version(config: StackConfig, topic: str) -> list[bytes]:
-    return list(consume_packages(config.kafka_bootstrap, topic, timeout_s=5))
+def published_references(config: StackConfig, topic: str) -> list[ModelReference]:
+    """Every reference on ``topic``, each verified with the stack's public key."""
+    keys = trusted_keys([load_public_key(public_key_path(config))])
+    references = [parse_reference(v) for v in consume_references(config.kafka_bootstrap, topic, 5)]
+    for reference in references:
+        verify(reference, keys)
+    return references
 
 
-def test_train_register_promote_publish_rollback(
+def test_train_register_promote_publish_serve_rollback(
     stack_config: StackConfig, unique_name: str, tmp_path: Path
 ) -> None:
-    topic = f"{unique_name}_models"
-    ensure_topics(
-        stack_config.kafka_bootstrap,
-        [
-            TopicSpec(
-                topic,
-                1,
-                {"cleanup.policy": "compact", "max.message.bytes": str(MODELS_MAX_MESSAGE_BYTES)},
-            )
-        ],
-    )
+    topics = JobTopics(unique_name)
+    topic = topics.models
+    job_id = submit_job(stack_config, topics)
     data = tmp_path / "data"
     generated = streamrec(
         [
@@ -98,15 +112,34 @@ def test_train_register_promote_publish_rollback(
     assert promoted.returncode == 0, promoted.stderr
     assert client.get_model_version_by_alias(unique_name, "champion").version == "1"
 
-    published = streamrec(
-        ["model", "publish", "--model-name", unique_name, "--topic", topic], stack_config
-    )
-    assert published.returncode == 0, published.stderr
-    packages = latest_package_per_version(stack_config, topic)
-    assert len(packages) == 1
-    loaded = load_package(packages[0], default_spec())
+    recs = RecommendationReader(stack_config.kafka_bootstrap, topics.recommendations)
+    events = EventProducer(stack_config.kafka_bootstrap, topics.events)
+
+    def serving_version() -> str:
+        event_id = f"probe-{uuid.uuid4().hex[:10]}"
+        events.send([{"event_id": event_id, "user_id": "probe", "item_id": "i1",
+                      "type": "view", "ts": now_ms()}])  # fmt: skip
+        return str(recs.wait_for_events({event_id})[event_id]["model_version"])
+
+    try:
+        assert serving_version() == "fallback:popularity"
+        started = time.monotonic()
+        published = streamrec(
+            ["model", "publish", "--model-name", unique_name, "--topic", topic], stack_config
+        )
+        assert published.returncode == 0, published.stderr
+        # The job fetches the registered artifact from MLflow, verifies and serves it.
+        wait_for(lambda: serving_version() == "1", 120, "version 1 serving")
+        print(f"publish -> serving (CLI included): {time.monotonic() - started:.1f} s")
+    finally:
+        recs.close()
+        flink_client.cancel_job(stack_config, job_id)
+    [reference] = published_references(stack_config, topic)
+    assert "/api/2.0/mlflow-artifacts/artifacts/" in reference.uri
+    package = ArtifactFetcher(tmp_path / "cache").fetch(reference)
+    loaded = load_package(package, default_spec(), reference.sha256)
     assert (loaded.model_name, loaded.version) == (unique_name, "1")
-    assert package_sha256(packages[0])[:16] in published.stdout
+    assert reference.sha256[:16] in published.stdout
 
     second = streamrec(train_args, stack_config)
     assert second.returncode == 0, second.stderr
@@ -135,8 +168,4 @@ def test_train_register_promote_publish_rollback(
     )
     assert rolled_back.returncode == 0, rolled_back.stderr
     assert client.get_model_version_by_alias(unique_name, "champion").version == "1"
-    versions = [
-        load_package(p, default_spec()).version
-        for p in latest_package_per_version(stack_config, topic)
-    ]
-    assert versions == ["1", "2", "1"]
+    assert [r.version for r in published_references(stack_config, topic)] == ["1", "2", "1"]

@@ -15,9 +15,8 @@ import pytest
 from confluent_kafka import Producer
 
 from streamrec.contracts.event import MAX_EVENT_BYTES, Event
-from streamrec.model_registry.chunks import Chunk, chunk
 from streamrec.model_registry.package import LoadedModel, build_package, load_package
-from streamrec.model_registry.publisher import publish_package
+from streamrec.model_registry.publisher import reference_for
 from streamrec.model_registry.synthetic import generate
 from streamrec.model_registry.train import TrainResult
 from streamrec.stack import flink_client
@@ -36,6 +35,7 @@ from tests.integration.job_harness import (
     submit_job,
     wait_for,
 )
+from tests.integration.model_publishing import ModelPublisher
 from tests.unit.conftest import SMALL_WORLD
 
 MODEL_NAME = "job-test-model"
@@ -63,10 +63,7 @@ class RunningJob:
         return self.recs.wait_for_events({event_id})[event_id]
 
     def publish(self, version: str) -> None:
-        publish_package(
-            self.packages[version], self.config.kafka_bootstrap, self.topics.models,
-            max_chunk_bytes=200_000,
-        )  # fmt: skip
+        ModelPublisher(self.config, self.topics.models).publish(self.packages[version])
 
 
 @pytest.fixture(scope="module")
@@ -152,19 +149,18 @@ def test_job_serves_models_and_rules_as_data(job: RunningJob) -> None:
     job.publish("2")
     wait_for(lambda: job.probe(f"{run}-warm")["model_version"] == "2", 120, "model 2 serving")
 
-    # A corrupt package is rejected; version 2 keeps serving.
+    # A corrupt package (stored and correctly signed) and an unsigned reference are
+    # rejected; version 2 keeps serving.
     rejected_before = job.metric("modelsRejected")
-    pieces = chunk(job.packages["3"], 200_000, model_name=MODEL_NAME, version="3")
-    last = pieces[-1]
-    broken = Chunk(last.model_name, last.version, last.package_sha256, last.index, last.total,
-                   bytes([last.data[0] ^ 0xFF]) + last.data[1:])  # fmt: skip
-    producer = Producer({"bootstrap.servers": job.config.kafka_bootstrap})
-    for piece in [*pieces[:-1], broken]:
-        producer.produce(job.topics.models, key=MODEL_NAME.encode(), value=piece.to_bytes())
-    producer.flush(30)
-    wait_for(lambda: job.metric("modelsRejected") > rejected_before, 90, "package rejection")
+    models = ModelPublisher(job.config, job.topics.models)
+    package = job.packages["3"]
+    models.publish_raw_package(package[:-200] + bytes(200), version="3", model_name=MODEL_NAME)
+    unsigned = reference_for(package, models.store.put(package), MODEL_NAME, "3")
+    models.publish_raw_reference(unsigned.to_bytes(), MODEL_NAME)
+    wait_for(lambda: job.metric("modelsRejected") >= rejected_before + 2, 90, "rejections")
     assert job.probe(f"{run}-warm")["model_version"] == "2"
 
+    producer = Producer({"bootstrap.servers": job.config.kafka_bootstrap})
     # Rules: a bad rule set is rejected; a good one changes the next outputs.
     user = f"{run}-ruled"
     top_item = job.probe(user)["items"][0]["item_id"]

@@ -3,6 +3,8 @@ import pytest
 from click.testing import CliRunner
 
 from streamrec.cli.model import model
+from streamrec.model_registry.artifact_fetch import ArtifactFetcher
+from streamrec.model_registry.signing import load_public_key, trusted_keys, verify, write_key_pair
 from streamrec.state.features import default_spec as _real_spec
 
 
@@ -63,12 +65,22 @@ def test_train_promote_rollback_publish_on_movielens(tmp_path, movielens, monkey
 
     published = []
     monkeypatch.setattr(
-        "streamrec.model_registry.publisher.publish_package",
-        lambda pkg, *a, **k: published.append(pkg) or 1,
+        "streamrec.model_registry.publisher.publish_reference",
+        lambda ref, *a, **k: published.append(ref),
     )
-    out = runner.invoke(model, ["rollback", *base, "--bootstrap-servers", "k:9092"])
+    key = tmp_path / "keys" / "signing.pem"
+    write_key_pair(key, tmp_path / "keys" / "public.pem")
+    rollback = ["rollback", *base, "--bootstrap-servers", "k:9092"]
+    out = runner.invoke(model, [*rollback, "--signing-key", str(tmp_path / "missing.pem")])
+    assert out.exit_code == 1 and "cannot read key file" in out.output and not published
+    out = runner.invoke(model, [*rollback, "--signing-key", str(key)])
     assert out.exit_code == 0, out.output
     assert "rolled back ml to version 1" in out.output and len(published) == 1
+    # The reference names the registered artifact, signed by the given key.
+    [reference] = published
+    verify(reference, trusted_keys([load_public_key(tmp_path / "keys" / "public.pem")]))
+    assert reference.version == "1" and reference.uri.startswith("file:///")
+    assert ArtifactFetcher(tmp_path / "cache").fetch(reference)
 
 
 def test_user_mistake_is_one_line(tmp_path, movielens) -> None:

@@ -1,10 +1,14 @@
 from types import SimpleNamespace
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from streamrec.model_registry.chunks import Chunk, reassemble
+from streamrec.model_registry.artifact_store import FileArtifactStore
 from streamrec.model_registry.errors import PublishError
+from streamrec.model_registry.package import package_sha256
 from streamrec.model_registry.publisher import model_partition, publish_package
+from streamrec.model_registry.reference import parse_reference
+from streamrec.model_registry.signing import trusted_keys, verify
 
 
 class FakeProducer:
@@ -12,19 +16,6 @@ class FakeProducer:
         self.config, self.sent = config, []
         self.partitions = partitions
         self.fail_delivery = fail_delivery
-        self.calls: list[str] = []
-
-    def init_transactions(self, timeout: float) -> None:
-        self.calls.append("init")
-
-    def begin_transaction(self) -> None:
-        self.calls.append("begin")
-
-    def commit_transaction(self, timeout: float) -> None:
-        self.calls.append("commit")
-
-    def abort_transaction(self, timeout: float) -> None:
-        self.calls.append("abort")
 
     def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
         if not self.partitions:
@@ -36,43 +27,56 @@ class FakeProducer:
         self.sent.append((topic, key, value, partition))
         on_delivery("broker down" if self.fail_delivery else None, None)
 
-    def poll(self, timeout: float) -> int:
-        return 0
-
     def flush(self, timeout: float) -> int:
         return 0
 
 
-def test_chunks_go_to_one_partition_with_per_index_keys(package_bytes: bytes) -> None:
+def test_model_partition_is_stable() -> None:
+    assert model_partition("m", 4) == model_partition("m", 4)
+    assert 0 <= model_partition("anything", 3) < 3
+
+
+def test_package_is_stored_and_one_signed_reference_published(package_bytes, tmp_path) -> None:
     producers: list[FakeProducer] = []
+    key = Ed25519PrivateKey.generate()
 
     def factory(config: dict) -> FakeProducer:
         producers.append(FakeProducer(config))
         return producers[-1]
 
-    n = publish_package(package_bytes, "k:9092", "models", 64 * 1024, producer_factory=factory)
-    sent = producers[0].sent
-    assert n == len(sent) > 1
-    assert {p for *_, p in sent} == {model_partition("test-model", 3)}
-    assert [k for _, k, _, _ in sent] == [f"test-model/{i}".encode() for i in range(n)]
-    assert reassemble([Chunk.from_bytes(v) for _, _, v, _ in sent]) == package_bytes
-    # All chunks in one transaction, so readers see all of them or none.
-    assert producers[0].calls == ["init", "begin", "commit"]
-    assert producers[0].config["transactional.id"] == "streamrec-publisher-test-model"
+    reference = publish_package(
+        package_bytes, "k:9092", "models", store=FileArtifactStore(tmp_path),
+        signing_key=key, producer_factory=factory,
+    )  # fmt: skip
+    [(topic, msg_key, value, partition)] = producers[0].sent
+    assert (topic, msg_key) == ("models", b"test-model")
+    assert partition == model_partition("test-model", 3)
+    parsed = parse_reference(value)
+    assert parsed == reference and (parsed.model_name, parsed.version) == ("test-model", "1")
+    assert parsed.sha256 == package_sha256(package_bytes) and parsed.size == len(package_bytes)
+    verify(parsed, trusted_keys([key.public_key()]))
+    assert (tmp_path / f"{parsed.sha256}.srpkg").read_bytes() == package_bytes
+    assert len(value) < 1024  # the topic carries a reference, never the package
 
 
-def test_a_failed_chunk_aborts_the_whole_package(package_bytes: bytes) -> None:
-    producers: list[FakeProducer] = []
-
-    def factory(config: dict) -> FakeProducer:
-        producers.append(FakeProducer(config, fail_delivery=True))
-        return producers[-1]
-
-    with pytest.raises(PublishError, match="transaction was aborted"):
-        publish_package(package_bytes, "k:9092", "models", 64 * 1024, producer_factory=factory)
-    assert producers[0].calls == ["init", "begin", "abort"]
+def test_raw_bytes_publish_with_given_names(tmp_path) -> None:
+    producer = FakeProducer({})
+    reference = publish_package(
+        b"not a zip", "k:9092", store=FileArtifactStore(tmp_path),
+        signing_key=Ed25519PrivateKey.generate(), model_name="m", version="9",
+        producer_factory=lambda c: producer,
+    )  # fmt: skip
+    assert (reference.model_name, reference.version, reference.size) == ("m", "9", 9)
 
 
-def test_missing_topic_is_a_publish_error(package_bytes: bytes) -> None:
+def test_failed_delivery_and_missing_topic_raise_publish_error(package_bytes, tmp_path) -> None:
+    common = {"store": FileArtifactStore(tmp_path), "signing_key": Ed25519PrivateKey.generate()}
+    with pytest.raises(PublishError, match="not delivered"):
+        publish_package(
+            package_bytes, "k:9092", **common,
+            producer_factory=lambda c: FakeProducer(c, fail_delivery=True),
+        )  # fmt: skip
     with pytest.raises(PublishError, match="not available"):
-        publish_package(package_bytes, "k:9092", producer_factory=lambda c: FakeProducer(c, 0))
+        publish_package(
+            package_bytes, "k:9092", **common, producer_factory=lambda c: FakeProducer(c, 0)
+        )
