@@ -47,4 +47,6 @@ if [ ! -f "$STAMP" ]; then
 fi
 
 "$VENV/bin/streamrec" stack fetch
+# streamrec's own Flink classes (jvm/streamrec-connectors); Maven runs only on a change.
+"$VENV/bin/python" -m streamrec.stack.toolchain
 export PATH="$VENV/bin:$PATH"

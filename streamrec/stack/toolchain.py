@@ -2,16 +2,19 @@
 
 Jars come from Maven Central through the poms in ``streamrec/stack/maven/``;
 each pom resolves into its own directory so Kafka and Cassandra never share a
-classpath (their logging stacks clash).
+classpath (their logging stacks clash). streamrec's own Flink classes
+(``jvm/streamrec-connectors``) are built here too, with Maven, from the checkout.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from streamrec.stack.errors import MissingToolError
 
 JAR_SETS = ("kafka", "cassandra", "flink-connectors")
 MIN_JAVA = 17
+CONNECTORS = "streamrec-connectors"
 
 
 def java_binary() -> str:
@@ -114,3 +118,87 @@ def find_jar(directory: Path, prefix: str) -> Path:
     if not matches:
         raise MissingToolError(f"no {prefix}*.jar in {directory}; run `streamrec stack fetch`")
     return matches[0]
+
+
+def connectors_module() -> Path:
+    """The checkout's ``jvm/streamrec-connectors`` Maven module (override: STREAMREC_JVM_DIR)."""
+    override = os.environ.get("STREAMREC_JVM_DIR")
+    module = (
+        Path(override) if override else Path(__file__).resolve().parents[2] / "jvm" / CONNECTORS
+    )
+    if not (module / "pom.xml").exists():
+        raise MissingToolError(
+            f"streamrec's JVM sources not found at {module}: run from a streamrec checkout "
+            "or set STREAMREC_JVM_DIR to jvm/streamrec-connectors"
+        )
+    return module
+
+
+def sources_digest(module: Path) -> str:
+    """A digest of the module's pom and sources: the built jar is named by it."""
+    digest = hashlib.sha256()
+    files = [module / "pom.xml", *sorted(p for p in (module / "src").rglob("*") if p.is_file())]
+    for path in files:
+        digest.update(str(path.relative_to(module)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def connectors_jar(jars_root: Path, module: Path | None = None) -> Path:
+    """Where the jar built from the module's current sources lives (it may not exist yet)."""
+    digest = sources_digest(module or connectors_module())
+    return jar_dir(jars_root, CONNECTORS) / f"{CONNECTORS}-{digest}.jar"
+
+
+def build_connectors(jars_root: Path, *, echo: bool = True, module: Path | None = None) -> Path:
+    """Build ``jvm/streamrec-connectors`` with Maven unless a jar of these sources exists.
+
+    The jar goes into the shared jar cache under a name that carries the sources'
+    digest, so an edit triggers one rebuild, an unchanged checkout none, and
+    checkouts at different commits never overwrite each other's jar.
+    """
+    module = module or connectors_module()
+    jar = connectors_jar(jars_root, module)
+    if jar.exists():
+        return jar
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise MissingToolError(
+            "Maven not found: install it (apt-get install maven) or run scripts/bootstrap.sh"
+        )
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    if echo:
+        print(f"building {CONNECTORS} with Maven into {jar} ...", flush=True)
+    # A private build dir: two stacks starting at once must not share Maven's output.
+    with tempfile.TemporaryDirectory(prefix="build-", dir=jar.parent) as build_dir:
+        proc = subprocess.run(
+            [
+                mvn,
+                "-B",
+                "-q",
+                "-f",
+                str(module / "pom.xml"),
+                "package",
+                f"-Dstreamrec.build.dir={build_dir}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        built = Path(build_dir) / f"{CONNECTORS}.jar"
+        if proc.returncode != 0 or not built.exists():
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+            raise MissingToolError(
+                f"Maven could not build {module} (exit {proc.returncode}); check the Java "
+                f"sources and access to Maven Central:\n{tail}"
+            )
+        # Renamed into place so a concurrent reader never sees half a jar.
+        os.replace(built, jar)
+    return jar
+
+
+if __name__ == "__main__":
+    # `python -m streamrec.stack.toolchain`: build the connectors jar (scripts/bootstrap.sh).
+    from streamrec.stack.config import default_cache_dir
+
+    print(f"{CONNECTORS}: {build_connectors(default_cache_dir() / 'jars')}")

@@ -149,6 +149,9 @@ class FlinkService(Service):
         )
 
     def _link_jars(self) -> None:
+        # streamrec's own classes (the tombstone-counting Kafka deserializer); Maven runs
+        # only when jvm/streamrec-connectors changed since the cached jar was built.
+        own_jar = toolchain.build_connectors(self.config.jars_dir)
         for old in self.lib_dir.iterdir():
             old.unlink()
         connectors = toolchain.jar_dir(self.config.jars_dir, "flink-connectors")
@@ -159,6 +162,9 @@ class FlinkService(Service):
             *(pyflink_home() / "lib").glob("*.jar"),
             *(pyflink_home() / "opt").glob("flink-python-*.jar"),
             *connectors.glob("*.jar"),
+            # In lib/, not shipped with the job: the client's py4j gateway and the
+            # TaskManager must load it beside the connector it implements.
+            own_jar,
         ]:
             (self.lib_dir / jar.name).symlink_to(jar)
 
