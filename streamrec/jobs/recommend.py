@@ -24,7 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
-from pyflink.common.serialization import ByteArraySchema
 from pyflink.common.typeinfo import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.kafka import (
@@ -36,6 +35,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescri
 
 from streamrec.contracts.event import MAX_PAST_AGE_MS
 from streamrec.contracts.limits import MAX_RECORD_BYTES
+from streamrec.jobs.kafka_records import set_bytes_deserializer
 from streamrec.model_registry.artifact_fetch import (
     DEFAULT_FETCH_TIMEOUT_S,
     DEFAULT_MAX_ARTIFACT_BYTES,
@@ -162,10 +162,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
     """Add the job's graph and sinks to ``env`` (``env.execute`` runs it)."""
-    # Raw bytes: a null value (tombstone) is skipped by ByteArraySchema, while
-    # SimpleStringSchema throws on it and would restart the job forever.
+    # Raw bytes; a null value (tombstone) is skipped and counted in the source
+    # (<source>.deserializer.tombstonesSkipped), never reaching Python.
     events_source = _kafka_source(
-        args, args.events_topic, f"{args.group_id}-events", committed=True, schema=ByteArraySchema()
+        args, args.events_topic, f"{args.group_id}-events", committed=True
     )
     events = env.from_source(
         events_source,
@@ -208,9 +208,9 @@ def _kafka_source(
     group_id: str,
     *,
     committed: bool,
-    schema: ByteArraySchema,
 ) -> KafkaSource:
-    """A read_committed source of Kafka record values.
+    """A read_committed source of Kafka record values as bytes; tombstones (null
+    values) are skipped and counted in the source's ``deserializer.tombstonesSkipped``.
 
     ``committed``: on a fresh start resume from the group's committed offsets (a
     restarted demo does not replay everything); otherwise read from the beginning
@@ -222,13 +222,15 @@ def _kafka_source(
         if committed
         else KafkaOffsetsInitializer.earliest()
     )
-    return (
+    builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(args.bootstrap)
         .set_topics(topic)
         .set_group_id(group_id)
         .set_starting_offsets(start)
-        .set_value_only_deserializer(schema)
+    )
+    return (
+        set_bytes_deserializer(builder)
         .set_property("isolation.level", "read_committed")
         .set_property("partition.discovery.interval.ms", "60000")
         .build()
@@ -239,10 +241,8 @@ def _control_stream(env: StreamExecutionEnvironment, args: argparse.Namespace) -
     streams = []
     for kind, topic in (("model", args.models_topic), ("rules", args.rules_topic)):
         # Bytes, as for events: a tombstone (null value) on a compacted control topic is
-        # how Kafka deletes a key; SimpleStringSchema throws on it, ByteArraySchema skips it.
-        source = _kafka_source(
-            args, topic, f"{args.group_id}-{kind}", committed=False, schema=ByteArraySchema()
-        )
+        # how Kafka deletes a key; it is skipped and counted in the source.
+        source = _kafka_source(args, topic, f"{args.group_id}-{kind}", committed=False)
         stream = (
             env.from_source(source, WatermarkStrategy.no_watermarks(), f"{kind}-source")
             .uid(f"{kind}-source")
