@@ -3,22 +3,46 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from streamrec.contracts.errors import InvalidEventError
+from streamrec.contracts.json_guard import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_JSON_DEPTH,
+    JsonGuardError,
+    check_text,
+    decode_utf8,
+    strict_loads,
+)
 
 EVENT_TYPES: tuple[str, ...] = ("view", "click", "add", "purchase", "request", "impression")
 # Types that name no item: a recommendation request is about the user only.
 ITEMLESS_TYPES: frozenset[str] = frozenset({"request"})
 # 64 KiB: real events are < 1 KiB; anything bigger is abuse or a bug upstream.
 MAX_EVENT_BYTES = 64 * 1024
-# Clocks drift; an event more than a day ahead of the processing clock is rejected.
-MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000
+# 5 min of clock drift: ts becomes the Cassandra write time, so a +23 h ts would freeze the row.
+MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
 # Older than a year is a unit mix-up (seconds for ms) or a replay that needs its own path.
 # The job's --max-event-age-days overrides it, e.g. to replay a historical dataset.
 MAX_PAST_AGE_MS = 365 * 24 * 3600 * 1000
+# 9999-12-31T23:59:59.999Z, checked even without a clock: ts * 1000 (Cassandra's
+# microsecond write time) and date conversions stay inside a 64-bit long.
+MAX_TS_MS = 253_402_300_799_999
+# Ids are Kafka keys and Cassandra partition keys; real ones are < 64 chars.
+MAX_ID_CHARS = 256
+# Context is free-form (device, page, experiment); real ones have < 20 keys and < 1 KiB.
+MAX_CONTEXT_KEYS = 64
+# Values at any depth inside the context, so walking or copying it stays cheap.
+MAX_CONTEXT_NODES = 1_000
+# Compact-JSON size of the context; 16 KiB keeps it a minor part of a 64 KiB event.
+MAX_CONTEXT_BYTES = 16 * 1024
 _REQUIRED_STR = ("event_id", "user_id")
+_ID_FIELDS = ("event_id", "user_id", "item_id")
+_SHOW_CHARS = 64  # how much of a bad value a message repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,65 +89,150 @@ class Event:
         if not isinstance(data, dict):
             raise InvalidEventError("wrong_type", f"expected a JSON object, got {_tname(data)}")
         for name in (*_REQUIRED_STR, "type", "ts"):
-            if name not in data or data[name] is None:
+            if data.get(name) is None:
                 raise InvalidEventError("missing_field", f"field {name!r} is required")
         for name in (*_REQUIRED_STR, "type"):
-            if not isinstance(data[name], str):
-                raise InvalidEventError(
-                    "wrong_type", f"field {name!r}: expected string, got {_tname(data[name])}"
-                )
-            if not data[name]:
-                raise InvalidEventError("bad_value", f"field {name!r} is empty")
+            _check_string(name, data[name])
         etype = data["type"]
         if etype not in EVENT_TYPES:
             raise InvalidEventError(
-                "unknown_type", f"type {etype!r} is not one of {', '.join(EVENT_TYPES)}"
+                "unknown_type", f"type {_show(etype)} is not one of {', '.join(EVENT_TYPES)}"
             )
-        ts = data["ts"]
-        # bool is an int subclass in Python; a boolean timestamp is a producer bug.
-        if not isinstance(ts, int) or isinstance(ts, bool):
-            raise InvalidEventError(
-                "wrong_type", f"field 'ts': expected integer epoch ms, got {_tname(ts)}"
-            )
-        if ts < 0:
-            raise InvalidEventError("bad_value", f"field 'ts' is negative: {ts}")
-        if now_ms is not None and ts > now_ms + MAX_FUTURE_SKEW_MS:
-            raise InvalidEventError(
-                "future_ts", f"ts {ts} is more than {MAX_FUTURE_SKEW_MS} ms after now ({now_ms})"
-            )
-        if now_ms is not None and ts < now_ms - max_age_ms:
-            raise InvalidEventError(
-                "past_ts", f"ts {ts} is more than {max_age_ms} ms before now ({now_ms})"
-            )
+        ts = _check_ts(data["ts"], now_ms, max_age_ms)
         item_id = data.get("item_id")
-        if etype not in ITEMLESS_TYPES and (item_id is None or item_id == ""):
+        if isinstance(item_id, str) and not item_id:
+            item_id = None  # an empty item id is treated as none
+        if item_id is not None:
+            _check_string("item_id", item_id)
+        elif etype not in ITEMLESS_TYPES:
             raise InvalidEventError(
                 "missing_field", f"field 'item_id' is required for type {etype!r}"
             )
-        if item_id is not None and not isinstance(item_id, str):
-            raise InvalidEventError(
-                "wrong_type", f"field 'item_id': expected string, got {_tname(item_id)}"
-            )
-        context = data.get("context") or {}
-        if not isinstance(context, dict):
-            raise InvalidEventError(
-                "wrong_type", f"field 'context': expected object, got {_tname(context)}"
-            )
-        return cls(data["event_id"], data["user_id"], item_id or None, etype, ts, context)
+        context = data.get("context")
+        context = {} if context is None else _check_context(context)
+        return cls(data["event_id"], data["user_id"], item_id, etype, ts, context)
 
 
 def parse_event(
     raw: bytes | str, *, now_ms: int | None = None, max_age_ms: int = MAX_PAST_AGE_MS
 ) -> Event:
-    """Decode and validate one raw record (the job's edge and the DLQ path call this)."""
-    size = len(raw)
+    """Decode and validate one raw record (the job's edge and the DLQ path call this).
+
+    Raises only InvalidEventError, whatever ``raw`` holds.
+    """
+    if not isinstance(raw, (bytes, bytearray, memoryview, str)):
+        raise InvalidEventError("wrong_type", f"record is {_tname(raw)}, not bytes")
+    size = len(raw)  # a str is at least as many UTF-8 bytes as it has chars
     if size > MAX_EVENT_BYTES:
         raise InvalidEventError("oversized", f"{size} bytes, limit is {MAX_EVENT_BYTES}")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as ex:
-        raise InvalidEventError("bad_json", f"not valid JSON: {ex}") from ex
+        data = strict_loads(decode_utf8(raw))
+    except JsonGuardError as ex:
+        raise InvalidEventError(ex.reason, str(ex)) from None
     return Event.from_dict(data, now_ms=now_ms, max_age_ms=max_age_ms)
+
+
+def _check_string(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InvalidEventError(
+            "wrong_type", f"field {name!r}: expected string, got {_tname(value)}"
+        )
+    if not value:
+        raise InvalidEventError("bad_value", f"field {name!r} is empty")
+    if name in _ID_FIELDS and len(value) > MAX_ID_CHARS:
+        raise InvalidEventError(
+            "too_long", f"field {name!r} has {len(value)} chars, limit is {MAX_ID_CHARS}"
+        )
+    _guard(check_text, value, name)
+
+
+def _check_ts(ts: Any, now_ms: int | None, max_age_ms: int) -> int:
+    # bool is an int subclass in Python; a boolean timestamp is a producer bug.
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        raise InvalidEventError(
+            "wrong_type", f"field 'ts': expected integer epoch ms, got {_tname(ts)}"
+        )
+    if not INT64_MIN <= ts <= INT64_MAX:
+        raise InvalidEventError("bad_number", "field 'ts' is beyond int64")
+    if ts < 0:
+        raise InvalidEventError("bad_value", f"field 'ts' is negative: {ts}")
+    if ts > MAX_TS_MS:
+        raise InvalidEventError("bad_value", f"field 'ts' {ts} is after year 9999")
+    if now_ms is not None and ts > now_ms + MAX_FUTURE_SKEW_MS:
+        raise InvalidEventError(
+            "future_ts", f"ts {ts} is more than {MAX_FUTURE_SKEW_MS} ms after now ({now_ms})"
+        )
+    if now_ms is not None and ts < now_ms - max_age_ms:
+        raise InvalidEventError(
+            "past_ts", f"ts {ts} is more than {max_age_ms} ms before now ({now_ms})"
+        )
+    return int(ts)  # an int subclass becomes a plain int for the Flink row
+
+
+def _check_context(context: Any) -> dict[str, Any]:
+    """The context as a bounded, JSON-serialisable dict, or InvalidEventError."""
+    if not isinstance(context, dict):
+        raise InvalidEventError(
+            "wrong_type", f"field 'context': expected object, got {_tname(context)}"
+        )
+    if len(context) > MAX_CONTEXT_KEYS:
+        raise InvalidEventError(
+            "too_long", f"context has {len(context)} keys, limit is {MAX_CONTEXT_KEYS}"
+        )
+    # Iterative walk: a dict built in Python may nest deeper than json.dumps can recurse.
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(context, 2)]  # the event object is level 1
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_CONTEXT_NODES:
+            raise InvalidEventError(
+                "too_long", f"context holds more than {MAX_CONTEXT_NODES} values"
+            )
+        if isinstance(value, (dict, list, tuple)):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidEventError("too_deep", f"context nests deeper than {MAX_JSON_DEPTH}")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(value, dict):
+                    if not isinstance(key, str):
+                        raise InvalidEventError(
+                            "wrong_type", f"context key {_show(key)} is not a string"
+                        )
+                    _guard(check_text, key, "context")
+                stack.append((item, depth + 1))
+        elif isinstance(value, str):
+            _guard(check_text, value, "context")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidEventError("bad_number", f"context holds {value!r}")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise InvalidEventError("bad_number", "context holds an integer beyond int64")
+        elif value is not None and not isinstance(value, bool):
+            raise InvalidEventError("wrong_type", f"context holds a {_tname(value)}")
+    size = len(json.dumps(context, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    if size > MAX_CONTEXT_BYTES:
+        raise InvalidEventError(
+            "too_long", f"context is {size} bytes as JSON, limit is {MAX_CONTEXT_BYTES}"
+        )
+    return context
+
+
+def _guard(check: Callable[[str], None], value: str, name: str) -> None:
+    try:
+        check(value)
+    except JsonGuardError as ex:
+        raise InvalidEventError(ex.reason, f"field {name!r}: {ex}") from None
+
+
+def _show(value: Any) -> str:
+    """A bad value for a message, cut short: messages end up in dead letters and logs."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not turn a dead letter into a crash
+        text = f"<{_tname(value)}>"
+    return text if len(text) <= _SHOW_CHARS else f"{text[:_SHOW_CHARS]}..."
 
 
 def _tname(value: Any) -> str:
