@@ -48,6 +48,7 @@ class RegistryError(ModelRegistryError):
 class PublishError(ModelRegistryError):
     """A package could not be delivered to Kafka."""
 
+
 class ModelIntakeError(ModelRegistryError):
     """A model reference was refused before its package was loaded.
 
@@ -85,3 +86,22 @@ class ArtifactTooLargeError(ArtifactError):
 
 class ArtifactDigestError(ArtifactError):
     reason = "artifact_digest_mismatch"
+
+
+class PackageLimitError(PackageError):
+    """A package exceeds a cap in PackageLimits (bytes, members, decompressed size, catalogue)."""
+
+
+class InvalidManifestError(CorruptPackageError):
+    """manifest.json is not JSON, nests too deep, or has a missing, mistyped or out-of-range
+    field, or declares an architecture outside the allow-list."""
+
+
+class UnexpectedMemberError(CorruptPackageError):
+    """The container holds a member the format does not define: an unknown or unsafe name, a
+    duplicate, an encrypted member or an unsupported compression method."""
+
+
+class InvalidContentError(CorruptPackageError):
+    """An artifact's content is unusable: a bad array header, dtype or shape, non-finite
+    values, category indices out of range, duplicate or malformed item ids."""

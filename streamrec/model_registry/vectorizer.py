@@ -11,6 +11,8 @@ from streamrec.state.features import RECENT_ITEMS_CAP, UserFeatures
 
 # Input names of the user tower; the package manifest records them.
 USER_INPUTS: tuple[str, ...] = ("recent_items", "last_item", "category_affinity", "activity")
+# Width of the activity input: a count per event type plus total affinity.
+ACTIVITY_WIDTH = len(EVENT_TYPES) + 1
 
 
 class FeatureVectorizer:
@@ -28,7 +30,7 @@ class FeatureVectorizer:
 
     @property
     def activity_width(self) -> int:
-        return len(EVENT_TYPES) + 1
+        return ACTIVITY_WIDTH
 
     def transform(self, batch: Sequence[UserFeatures]) -> dict[str, np.ndarray]:
         """Arrays for ``batch``: recent_items/last_item int32 indices, the rest float32.
