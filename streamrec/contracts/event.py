@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from streamrec.contracts.errors import InvalidEventError
 from streamrec.contracts.json_guard import (
+    BAD_CHARS,
     INT64_MAX,
     INT64_MIN,
     MAX_JSON_DEPTH,
@@ -143,7 +143,7 @@ def _check_string(name: str, value: Any) -> None:
         raise InvalidEventError(
             "too_long", f"field {name!r} has {len(value)} chars, limit is {MAX_ID_CHARS}"
         )
-    _guard(check_text, value, name)
+    _check_text(name, value)
 
 
 def _check_ts(ts: Any, now_ms: int | None, max_age_ms: int) -> int:
@@ -180,50 +180,57 @@ def _check_context(context: Any) -> dict[str, Any]:
             "too_long", f"context has {len(context)} keys, limit is {MAX_CONTEXT_KEYS}"
         )
     # Iterative walk: a dict built in Python may nest deeper than json.dumps can recurse.
-    nodes = 0
+    nodes = chars = 0
     stack: list[tuple[Any, int]] = [(context, 2)]  # the event object is level 1
     while stack:
-        value, depth = stack.pop()
-        nodes += 1
-        if nodes > MAX_CONTEXT_NODES:
+        container, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidEventError("too_deep", f"context nests deeper than {MAX_JSON_DEPTH}")
+        is_dict = isinstance(container, dict)
+        for key in container:
+            nodes += 1
+            if nodes > MAX_CONTEXT_NODES:
+                raise InvalidEventError(
+                    "too_long", f"context holds more than {MAX_CONTEXT_NODES} values"
+                )
+            if is_dict:
+                if not isinstance(key, str):
+                    raise InvalidEventError("wrong_type", f"context key {_show(key)} is not text")
+                _check_text("context", key)
+                chars += len(key)
+                value = container[key]
+            else:
+                value = key
+            if isinstance(value, str):
+                _check_text("context", value)
+                chars += len(value)
+            elif isinstance(value, (dict, list, tuple)):
+                stack.append((value, depth + 1))
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    raise InvalidEventError("bad_number", f"context holds {value!r}")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                if not INT64_MIN <= value <= INT64_MAX:
+                    raise InvalidEventError("bad_number", "context holds an integer beyond int64")
+            elif value is not None and not isinstance(value, bool):
+                raise InvalidEventError("wrong_type", f"context holds a {_tname(value)}")
+    # Serialised, a char takes at most 6 bytes (\u001f) and any other part of a value
+    # at most 30 (quotes, separators, a 24-char float): only measure when it could matter.
+    if 6 * chars + 30 * nodes + 2 > MAX_CONTEXT_BYTES:
+        size = len(json.dumps(context, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_CONTEXT_BYTES:
             raise InvalidEventError(
-                "too_long", f"context holds more than {MAX_CONTEXT_NODES} values"
+                "too_long", f"context is {size} bytes as JSON, limit is {MAX_CONTEXT_BYTES}"
             )
-        if isinstance(value, (dict, list, tuple)):
-            if depth > MAX_JSON_DEPTH:
-                raise InvalidEventError("too_deep", f"context nests deeper than {MAX_JSON_DEPTH}")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if isinstance(value, dict):
-                    if not isinstance(key, str):
-                        raise InvalidEventError(
-                            "wrong_type", f"context key {_show(key)} is not a string"
-                        )
-                    _guard(check_text, key, "context")
-                stack.append((item, depth + 1))
-        elif isinstance(value, str):
-            _guard(check_text, value, "context")
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise InvalidEventError("bad_number", f"context holds {value!r}")
-        elif isinstance(value, int) and not isinstance(value, bool):
-            if not INT64_MIN <= value <= INT64_MAX:
-                raise InvalidEventError("bad_number", "context holds an integer beyond int64")
-        elif value is not None and not isinstance(value, bool):
-            raise InvalidEventError("wrong_type", f"context holds a {_tname(value)}")
-    size = len(json.dumps(context, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-    if size > MAX_CONTEXT_BYTES:
-        raise InvalidEventError(
-            "too_long", f"context is {size} bytes as JSON, limit is {MAX_CONTEXT_BYTES}"
-        )
     return context
 
 
-def _guard(check: Callable[[str], None], value: str, name: str) -> None:
-    try:
-        check(value)
-    except JsonGuardError as ex:
-        raise InvalidEventError(ex.reason, f"field {name!r}: {ex}") from None
+def _check_text(name: str, value: str) -> None:
+    if BAD_CHARS.search(value) is not None:  # the common, clean case costs one regex scan
+        try:
+            check_text(value)
+        except JsonGuardError as ex:
+            raise InvalidEventError(ex.reason, f"field {name!r}: {ex}") from None
 
 
 def _show(value: Any) -> str:
