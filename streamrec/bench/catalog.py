@@ -22,6 +22,7 @@ from typing import Any
 
 from streamrec.contracts.event import Event
 from streamrec.model_registry.package import (
+    FORMAT_VERSION,
     LoadedModel,
     build_package,
     load_package,
@@ -75,7 +76,8 @@ def load_or_build(
 ) -> Catalog:
     world, train_config = settings(n_items)
     fingerprint = hashlib.sha256(
-        json.dumps([asdict(world), asdict(train_config), TRAFFIC_EVENTS]).encode()
+        # The package format too: a cached package of an older format no longer loads.
+        json.dumps([asdict(world), asdict(train_config), TRAFFIC_EVENTS, FORMAT_VERSION]).encode()
     ).hexdigest()[:12]
     where = cache_dir / f"catalog-{n_items}-{fingerprint}"
     package_path, traffic_path = where / "model.zip", where / "traffic.json"
