@@ -137,7 +137,8 @@ def test_job_serves_models_and_rules_as_data(job: RunningJob) -> None:
     with connect("127.0.0.1", job.config.cassandra_port, job.config.keyspace) as session:
         for user, event in latest.items():
             row = session.execute(
-                "SELECT event_id, model_version, items FROM recs_by_user WHERE user_id = %s",
+                "SELECT event_id, model_version, ranked AS items FROM recs_by_user "
+                "WHERE user_id = %s",
                 (user,),
             ).one()
             assert row is not None, f"no recs_by_user row for {user}"
@@ -159,8 +160,8 @@ def test_job_serves_models_and_rules_as_data(job: RunningJob) -> None:
     models.publish_raw_reference(unsigned.to_bytes(), MODEL_NAME)
     wait_for(lambda: job.metric("modelsRejected") >= rejected_before + 2, 90, "rejections")
     assert job.probe(f"{run}-warm")["model_version"] == "2"
-
     producer = Producer({"bootstrap.servers": job.config.kafka_bootstrap})
+
     # Rules: a bad rule set is rejected; a good one changes the next outputs.
     user = f"{run}-ruled"
     top_item = job.probe(user)["items"][0]["item_id"]
@@ -191,7 +192,7 @@ def test_bad_events_go_to_the_dlq_with_their_reason(job: RunningJob) -> None:
 
     bad = {
         b"{not json " + marker.encode(): "bad_json",
-        b"\xff\xfe" + marker.encode(): "bad_json",
+        b"\xff\xfe" + marker.encode(): "bad_unicode",
         event(user_id=None, event_id=f"{marker}-1"): "missing_field",
         event(ts="yesterday", event_id=f"{marker}-2"): "wrong_type",
         event(type="teleport", event_id=f"{marker}-3"): "unknown_type",
