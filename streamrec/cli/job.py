@@ -1,4 +1,4 @@
-"""``streamrec job deploy | savepoint | stop | upgrade | rescale | status``.
+"""``streamrec job deploy | savepoint | stop | cancel | upgrade | rescale | status``.
 
 The recommendation job's lifecycle on the stack's Flink cluster, by job name. Arguments for
 ``recommend.py`` follow ``--``: ``streamrec job deploy -- --k 10 --checkpoint-interval-ms 5000``.
@@ -22,6 +22,7 @@ from streamrec.stack.config import StackConfig
 
 DEFAULT_NAME = "streamrec"
 PASS_THROUGH = {"ignore_unknown_options": True}
+DEFAULT_KEEP_SAVEPOINTS = 5
 
 
 def name_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,6 +38,28 @@ def job_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def job_args_argument(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("job_args", nargs=-1, type=click.UNPROCESSED)(func)
+
+
+def keep_savepoints_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--keep-savepoints",
+        type=click.IntRange(min=0),
+        default=DEFAULT_KEEP_SAVEPOINTS,
+        envvar="STREAMREC_KEEP_SAVEPOINTS",
+        show_default=True,
+        help="Then delete this job's older savepoints, keeping the newest N (0: keep all). "
+        "Never one a running job was restored from [env STREAMREC_KEEP_SAVEPOINTS].",
+    )(func)
+
+
+def prune(config: StackConfig, name: str, keep: int) -> None:
+    deleted = lifecycle.prune_savepoints(config, name, keep)
+    if deleted:
+        click.echo(
+            f"deleted {len(deleted)} older savepoint(s) of {name}, keeping the newest {keep}:"
+        )
+        for record in deleted:
+            click.echo(f"  {record.path}")
 
 
 def describe(savepoint: SavepointRecord) -> str:
@@ -84,7 +107,10 @@ def deploy(
 @job.command()
 @job_options
 @click.option("--native", is_flag=True, help="Native format: faster, but same backend only.")
-def savepoint(data_dir: Path | None, name: str, native: bool, **ports: int | None) -> None:
+@keep_savepoints_option
+def savepoint(
+    data_dir: Path | None, name: str, native: bool, keep_savepoints: int, **ports: int | None
+) -> None:
     """Take a savepoint; the job keeps running."""
     config = build_config(data_dir, **ports)
     progress = Progress()
@@ -92,17 +118,75 @@ def savepoint(data_dir: Path | None, name: str, native: bool, **ports: int | Non
         config, name, stop=False, reason="savepoint", tick=progress, native_format=native
     )
     progress.done(describe(record))
+    prune(config, name, keep_savepoints)
 
 
 @job.command()
 @job_options
-def stop(data_dir: Path | None, name: str, **ports: int | None) -> None:
+@click.option(
+    "--no-savepoint",
+    is_flag=True,
+    help="Cancel instead, like `streamrec job cancel`: for a job that cannot take a savepoint.",
+)
+@keep_savepoints_option
+def stop(
+    data_dir: Path | None,
+    name: str,
+    no_savepoint: bool,
+    keep_savepoints: int,
+    **ports: int | None,
+) -> None:
     """Stop the job with a savepoint (resume it with `deploy --from-savepoint`)."""
     config = build_config(data_dir, **ports)
+    if no_savepoint:
+        cancel_job(config, name)
+        return
     progress = Progress()
     record = lifecycle.take_savepoint(config, name, stop=True, reason="stop", tick=progress)
     progress.done(f"job {name} ({record.job_id}) stopped\n{describe(record)}")
     click.echo(f"resume with: streamrec job deploy --name {name} --from-savepoint {record.path}")
+    prune(config, name, keep_savepoints)
+
+
+@job.command()
+@job_options
+def cancel(data_dir: Path | None, name: str, **ports: int | None) -> None:
+    """Cancel the job without a savepoint, e.g. one RESTARTING in a loop.
+
+    What the job did since its newest retained checkpoint is not saved; the command names
+    that checkpoint, and deploying from it re-reads the input from there.
+    """
+    cancel_job(build_config(data_dir, **ports), name)
+
+
+def cancel_job(config: StackConfig, name: str) -> None:
+    progress = Progress()
+    result = lifecycle.cancel(config, name, tick=progress)
+    progress.done(
+        f"job {name} ({result.job_id}) {result.final_state} (it was {result.state_before}); "
+        "no savepoint was taken"
+    )
+    if result.last_failure:
+        click.echo(f"its last failure: {result.last_failure}")
+    resume = result.resume_from
+    if resume is None:
+        click.echo(
+            "no checkpoint of it was retained: what it held is lost; "
+            f"`streamrec job deploy --name {name}` starts it without state"
+        )
+        return
+    age = (
+        f", {time.time() - resume.taken_ms / 1000:.0f} s before the cancel"
+        if resume.taken_ms
+        else ""
+    )
+    again = " (the input it failed on too)" if result.last_failure else ""
+    click.echo(
+        f"state since {resume.what}{age} is not saved; resuming from it re-reads the input "
+        f"from there{again}"
+    )
+    click.echo(f"newest retained checkpoint: {resume.path}")
+    click.echo(f"resume with: streamrec job deploy --name {name} --from-savepoint {resume.path}")
 
 
 def report(config: StackConfig, name: str, result: lifecycle.Resubmission) -> None:
@@ -123,12 +207,14 @@ def report(config: StackConfig, name: str, result: lifecycle.Resubmission) -> No
     help="Restart the TaskManager between stop and submit. Needed when the streamrec "
     "package itself changed: thread-mode workers keep modules loaded.",
 )
+@keep_savepoints_option
 @job_args_argument
 def upgrade(
     data_dir: Path | None,
     name: str,
     parallelism: int | None,
     restart_taskmanager: bool,
+    keep_savepoints: int,
     job_args: tuple[str, ...],
     **ports: int | None,
 ) -> None:
@@ -150,12 +236,16 @@ def upgrade(
     )
     progress.done(f"upgraded {name}")
     report(config, name, result)
+    prune(config, name, keep_savepoints)
 
 
 @job.command()
 @job_options
 @click.option("--parallelism", "-p", required=True, type=int)
-def rescale(data_dir: Path | None, name: str, parallelism: int, **ports: int | None) -> None:
+@keep_savepoints_option
+def rescale(
+    data_dir: Path | None, name: str, parallelism: int, keep_savepoints: int, **ports: int | None
+) -> None:
     """Stop with a savepoint and resubmit with another parallelism."""
     config = build_config(data_dir, **ports)
     progress = Progress()
@@ -164,6 +254,7 @@ def rescale(data_dir: Path | None, name: str, parallelism: int, **ports: int | N
     )
     progress.done(f"rescaled {name} to parallelism {parallelism}")
     report(config, name, result)
+    prune(config, name, keep_savepoints)
 
 
 @job.command()

@@ -1,4 +1,4 @@
-"""``streamrec stack up | down | status | logs | fetch``."""
+"""``streamrec stack up | down | status | logs | env | fetch``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from streamrec.cli.errors import user_errors
 from streamrec.stack import toolchain
 from streamrec.stack.config import StackConfig, default_cache_dir, default_data_dir
 from streamrec.stack.launcher import ALL_SERVICES, Stack
+from streamrec.stack.services.flink import FlinkService
 
 PORT_OPTIONS = [
     ("--kafka-port", "kafka_port", "STREAMREC_KAFKA_PORT", 9092),
@@ -123,6 +124,21 @@ def status(data_dir: Path | None, services: tuple[str, ...], **ports: int | None
 def logs(data_dir: Path | None, service: str, lines: int, **ports: int | None) -> None:
     """Show the end of a service's logs."""
     click.echo(Stack(build_config(data_dir, **ports)).logs(service, lines))
+
+
+@stack.command()
+@stack_options
+@user_errors
+def env(data_dir: Path | None, **ports: int | None) -> None:
+    """Print shell exports for Flink's own CLI against this stack's cluster.
+
+    eval "$(streamrec stack env)" and then `flink list`, `flink savepoint JOB_ID`,
+    `flink run --python job.py` work as with a Flink distribution.
+    """
+    config = build_config(data_dir, **ports)
+    lines = FlinkService(config).shell_exports()
+    click.echo(f"# Flink CLI for the stack in {config.data_dir} ({config.flink_rest_url})")
+    click.echo("\n".join(lines))
 
 
 @stack.command()

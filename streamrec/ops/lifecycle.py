@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,9 +28,9 @@ from streamrec.ops.errors import JobNotRunningError, JobOperationError
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
+from streamrec.stack.keys import public_key_path
 from streamrec.stack.services.flink import FlinkService
 
-from streamrec.stack.keys import public_key_path
 Tick = Callable[[str], None]
 """Called with a one-line status while an operation waits (drives the progress display)."""
 
@@ -52,9 +54,9 @@ def stack_job_args(config: StackConfig, name: str) -> list[str]:
         "--keyspace", config.keyspace,
         "--job-name", name,
         "--group-id", name,
+        "--model-public-key", str(public_key_path(config)),
     ]  # fmt: skip
 
-        "--model-public-key", str(public_key_path(config)),
 
 def validate_job_args(config: StackConfig, name: str, job_args: Sequence[str]) -> None:
     """Parse the arguments here, before anything is submitted or stopped."""
@@ -70,8 +72,17 @@ def validate_job_args(config: StackConfig, name: str, job_args: Sequence[str]) -
         ) from None
 
 
-def wait(what: str, check: Callable[[], tuple[Any, str]], timeout_s: float, tick: Tick) -> Any:
-    """Poll ``check`` (-> (result or None, status)) until a result, ticking the status."""
+def wait(
+    what: str,
+    check: Callable[[], tuple[Any, str]],
+    timeout_s: float,
+    tick: Tick,
+    fix: str = "",
+) -> Any:
+    """Poll ``check`` (-> (result or None, status)) until a result, ticking the status.
+
+    ``fix`` ends the timeout's message: what the user can do about it.
+    """
     started = time.monotonic()
     while True:
         result, status = check()
@@ -80,7 +91,10 @@ def wait(what: str, check: Callable[[], tuple[Any, str]], timeout_s: float, tick
         if result is not None:
             return result
         if elapsed > timeout_s:
-            raise JobOperationError(f"{what} did not finish within {timeout_s:.0f} s ({status})")
+            raise JobOperationError(
+                f"{what} did not finish within {timeout_s:.0f} s ({status})"
+                + (f"; {fix}" if fix else "")
+            )
         time.sleep(0.5)
 
 
@@ -92,21 +106,33 @@ def active_jobs(config: StackConfig, name: str) -> list[dict[str, Any]]:
     ]
 
 
+def cancel_hint(name: str) -> str:
+    return (
+        f"stop it without a savepoint with `streamrec job cancel --name {name}` "
+        "(it names the checkpoint to resume from)"
+    )
+
+
+def no_job_error(config: StackConfig, name: str, what: str) -> JobNotRunningError:
+    ended = [j for j in flink_client.jobs_overview(config) if j["name"] == name]
+    last = f" (its last run, {ended[-1]['jid']}, is {ended[-1]['state']})" if ended else ""
+    return JobNotRunningError(
+        f"no job named {name!r} is {what} on {config.flink_rest_url}{last}; "
+        "start it with `streamrec job deploy`"
+    )
+
+
 def running_job_id(config: StackConfig, name: str) -> str:
     """The id of the job called ``name``, which must be RUNNING with every task running."""
     jobs = active_jobs(config, name)
     if not jobs:
-        ended = [j for j in flink_client.jobs_overview(config) if j["name"] == name]
-        last = f" (its last run, {ended[-1]['jid']}, is {ended[-1]['state']})" if ended else ""
-        raise JobNotRunningError(
-            f"no job named {name!r} is running on {config.flink_rest_url}{last}; "
-            "start it with `streamrec job deploy`"
-        )
+        raise no_job_error(config, name, "running")
     job_id = str(jobs[0]["jid"])
     if not flink_client.all_tasks_running(config, job_id):
         raise JobNotRunningError(
             f"job {name!r} ({job_id}) is {jobs[0]['state']} and not all of its tasks run, so "
-            f"it cannot take a savepoint; wait for it or see {dashboard_url(config, job_id)}"
+            f"it cannot take a savepoint; wait for it ({dashboard_url(config, job_id)}), or "
+            + cancel_hint(name)
         )
     return job_id
 
@@ -219,18 +245,32 @@ def take_savepoint(
     """A savepoint of the running job ``name`` (``stop``: then the job finishes)."""
     job_id = running_job_id(config, name)
     started = time.monotonic()
-    trigger = flink_client.trigger_savepoint(config, job_id, stop=stop, native_format=native_format)
+    try:
+        trigger = flink_client.trigger_savepoint(
+            config, job_id, stop=stop, native_format=native_format
+        )
+    except StackError as exc:
+        if not stop:
+            raise
+        raise JobOperationError(f"{exc}; retry, or {cancel_hint(name)}") from exc
 
     def check() -> tuple[str | None, str]:
         try:
             location = flink_client.savepoint_result(config, job_id, trigger)
         except (StackError, requests.RequestException) as exc:
             raise JobOperationError(
-                f"{exc}. The job keeps running" + ("" if not stop else " (it was not stopped)")
+                f"{exc}. The job keeps running"
+                + (f" (it was not stopped); retry, or {cancel_hint(name)}" if stop else "")
             ) from exc
         return location, "writing" if location is None else "completed"
 
-    location = wait(f"savepoint of {name} ({job_id})", check, timeout_s, tick)
+    location = wait(
+        f"savepoint of {name} ({job_id})",
+        check,
+        timeout_s,
+        tick,
+        fix=f"retry, or {cancel_hint(name)}" if stop else "",
+    )
     if stop:
         wait(
             f"job {job_id} to finish",
@@ -255,6 +295,168 @@ def take_savepoint(
         deployment.savepoints.append(record)
         deployment.save(config)
     return record
+
+
+SAVEPOINT_NAME = re.compile(r"savepoint-[0-9a-f]{6}-[0-9a-f]{12}")
+"""How Flink names a savepoint directory: the job id's first 6 hex digits and 12 random ones."""
+
+CHECKPOINT_NAME = re.compile(r"chk-(\d+)")
+
+
+def restore_sources(config: StackConfig) -> set[Path] | None:
+    """Local paths the active jobs of the cluster were restored from; None if Flink would
+    not say for every one of them (then nothing may be deleted)."""
+    sources: set[Path] = set()
+    try:
+        for job in flink_client.jobs_overview(config):
+            if job["state"] not in ACTIVE_STATES:
+                continue
+            latest = flink_client.latest_checkpoints(config, str(job["jid"])).get("latest") or {}
+            path = local_path(str((latest.get("restored") or {}).get("external_path") or ""))
+            if path is not None and path.parts:
+                sources.add(path.resolve())
+    except (StackError, requests.RequestException):
+        return None
+    return sources
+
+
+def deletable_savepoint(location: str, root: Path, in_use: set[Path]) -> Path | None:
+    """``location`` if it is a savepoint Flink completed directly under ``root`` and no
+    active job was restored from it; None for anything else (left alone)."""
+    path = local_path(location)
+    if path is None or path.is_symlink() or not path.is_dir():
+        return None
+    path = path.resolve()
+    if path.parent != root or not SAVEPOINT_NAME.fullmatch(path.name):
+        return None
+    if not (path / "_metadata").is_file() or path in in_use:
+        return None
+    return path
+
+
+def prune_savepoints(config: StackConfig, name: str, keep: int) -> list[SavepointRecord]:
+    """Delete the savepoints of ``name`` older than its newest ``keep`` (0: keep all).
+
+    Only savepoints this job's deployment record lists are candidates, so a savepoint taken
+    by hand (`flink savepoint`) or by another job is never touched; see
+    :func:`deletable_savepoint` for the rest. Returns the records of those deleted.
+    """
+    deployment = Deployment.load(config, name)
+    if keep <= 0 or deployment is None or len(deployment.savepoints) <= keep:
+        return []
+    in_use = restore_sources(config)
+    if in_use is None:
+        return []
+    root = FlinkService(config).savepoint_dir.resolve()
+    ordered = sorted(deployment.savepoints, key=lambda record: record.taken_ms)
+    deleted = []
+    for record in ordered[:-keep]:
+        path = deletable_savepoint(record.path, root, in_use)
+        if path is not None:
+            shutil.rmtree(path)
+            deleted.append(record)
+    if deleted:
+        deployment.savepoints = [r for r in deployment.savepoints if r not in deleted]
+        deployment.save(config)
+    return deleted
+
+
+@dataclass(frozen=True)
+class RetainedCheckpoint:
+    path: str
+    what: str
+    """``checkpoint 42``, or ``the savepoint/checkpoint it was restored from``."""
+    taken_ms: int | None
+    """When a checkpoint of this job completed; None for what it was restored from."""
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    job_id: str
+    state_before: str
+    final_state: str
+    last_failure: str | None
+    """Root cause of the newest failure the job restarted after, if any."""
+    resume_from: RetainedCheckpoint | None
+
+
+def resumable(location: str) -> bool:
+    """A local checkpoint or savepoint must still have its ``_metadata``; others are
+    trusted (nothing here can check an object store)."""
+    path = local_path(location)
+    return path is None or (path / "_metadata").is_file()
+
+
+def checkpoint_on_disk(config: StackConfig, job_id: str) -> RetainedCheckpoint | None:
+    """The highest-numbered complete ``chk-N`` of ``job_id`` in the stack's checkpoint dir."""
+    found = []
+    for directory in (FlinkService(config).checkpoint_dir / job_id).glob("chk-*"):
+        match = CHECKPOINT_NAME.fullmatch(directory.name)
+        metadata = directory / "_metadata"
+        if match and metadata.is_file():
+            found.append((int(match.group(1)), directory, metadata.stat().st_mtime))
+    if not found:
+        return None
+    number, directory, mtime = max(found)
+    return RetainedCheckpoint(f"file:{directory}", f"checkpoint {number}", int(mtime * 1000))
+
+
+def retained_checkpoint(config: StackConfig, job_id: str) -> RetainedCheckpoint | None:
+    """What an ended job can be resumed from: its newest retained checkpoint, else the
+    savepoint or checkpoint it was itself restored from; None if there is none."""
+    try:
+        latest = flink_client.latest_checkpoints(config, job_id).get("latest") or {}
+    except requests.HTTPError:
+        latest = {}
+    completed = latest.get("completed") or {}
+    path = completed.get("external_path")
+    if path and resumable(str(path)):
+        taken = completed.get("latest_ack_timestamp")
+        return RetainedCheckpoint(str(path), f"checkpoint {completed.get('id')}", taken)
+    on_disk = checkpoint_on_disk(config, job_id)
+    if on_disk is not None:
+        return on_disk
+    restored = latest.get("restored") or {}
+    path = restored.get("external_path")
+    if path and resumable(str(path)):
+        kind = "savepoint" if restored.get("is_savepoint") else "checkpoint"
+        return RetainedCheckpoint(str(path), f"the {kind} it was restored from", None)
+    return None
+
+
+def cancel(config: StackConfig, name: str, *, tick: Tick, timeout_s: float = 240.0) -> Cancellation:
+    """Cancel the active job ``name`` without a savepoint and wait until it has ended.
+
+    For a job that cannot take a savepoint (RESTARTING in a loop, a task stuck): what it
+    did since its newest retained checkpoint is not saved, and resuming from that
+    checkpoint re-reads the input from there.
+    """
+    jobs = active_jobs(config, name)
+    if not jobs:
+        raise no_job_error(config, name, "active")
+    job = max(jobs, key=lambda j: j["start-time"])
+    job_id, before = str(job["jid"]), str(job["state"])
+    history = flink_client.exception_history(config, job_id)
+    last_failure = flink_client.root_cause(history[0].get("stacktrace") or "") if history else None
+    tick(f"cancelling {name} ({job_id}), {before}")
+    flink_client.cancel_job(config, job_id)
+
+    def check() -> tuple[str | None, str]:
+        state = flink_client.job_state(config, job_id)
+        return (state if state in ENDED_STATES else None), str(state)
+
+    # Flink kills a TaskManager whose tasks ignore the cancel after task.cancellation.timeout
+    # (180 s), so the job ends within the timeout unless something else is wrong.
+    final = wait(
+        f"job {job_id} to be cancelled",
+        check,
+        timeout_s,
+        tick,
+        fix=f"check it with `streamrec job status --name {name}` and `streamrec stack logs flink`",
+    )
+    return Cancellation(
+        job_id, before, str(final), last_failure, retained_checkpoint(config, job_id)
+    )
 
 
 @dataclass(frozen=True)

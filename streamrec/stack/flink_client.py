@@ -53,17 +53,34 @@ def submit_python_job(
     return match.group(1)
 
 
+def unreachable(config: StackConfig) -> StackError:
+    return StackError(
+        f"Flink is not reachable at {config.flink_rest_url}; start it with "
+        "`streamrec stack up flink` (or pass the right --flink-rest-port)"
+    )
+
+
 def rest_get(config: StackConfig, path: str, params: dict[str, Any] | None = None) -> Any:
     """GET a Flink REST resource; an unreachable cluster is a StackError with the fix."""
     try:
         response = requests.get(f"{config.flink_rest_url}{path}", params=params, timeout=10)
     except requests.ConnectionError as exc:
-        raise StackError(
-            f"Flink is not reachable at {config.flink_rest_url}; start it with "
-            "`streamrec stack up flink` (or pass the right --flink-rest-port)"
-        ) from exc
+        raise unreachable(config) from exc
     response.raise_for_status()
     return response.json()
+
+
+def rest_patch(config: StackConfig, path: str, params: dict[str, Any] | None = None) -> int:
+    """PATCH a Flink REST resource; returns the HTTP status, a refusal is a StackError."""
+    try:
+        response = requests.patch(f"{config.flink_rest_url}{path}", params=params, timeout=10)
+    except requests.ConnectionError as exc:
+        raise unreachable(config) from exc
+    if response.status_code not in (200, 202):
+        raise StackError(
+            f"Flink refused PATCH {path}: HTTP {response.status_code} {rest_error(response)}"
+        )
+    return response.status_code
 
 
 def jobs_overview(config: StackConfig) -> list[dict[str, Any]]:
@@ -110,11 +127,8 @@ def exception_history(config: StackConfig, job_id: str) -> list[dict[str, Any]]:
 
 
 def cancel_job(config: StackConfig, job_id: str) -> None:
-    response = requests.patch(f"{config.flink_rest_url}/jobs/{job_id}?mode=cancel", timeout=10)
-    if response.status_code not in (200, 202):
-        raise StackError(
-            f"cancel of job {job_id} failed: HTTP {response.status_code} {response.text}"
-        )
+    """Ask Flink to cancel the job (no savepoint); it is CANCELED once its tasks stopped."""
+    rest_patch(config, f"/jobs/{job_id}", {"mode": "cancel"})
 
 
 def operator_metric(
@@ -200,10 +214,35 @@ def rest_error(response: requests.Response) -> str:
     return root_cause("\n".join(str(e) for e in errors)) if errors else response.text[:500]
 
 
+PYTHON_TRACEBACK = "Traceback (most recent call last):"
+PYTHON_ERROR = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(: .*)?")
+
+
 def root_cause(stack_trace: str) -> str:
-    """The last ``Caused by:`` line of a Java stack trace: usually the one that says why."""
+    """The last ``Caused by:`` line of a Java stack trace: usually the one that says why.
+
+    When that line only announces a Python traceback (a failing PyFlink function), the
+    Python exception line at the traceback's end is put in its place.
+    """
     lines = [line.strip() for line in stack_trace.splitlines() if line.strip()]
-    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by:")]
-    if causes:
-        return causes[-1]
-    return lines[0] if lines else "(Flink gave no reason)"
+    if not lines:
+        return "(Flink gave no reason)"
+    causes = [n for n, line in enumerate(lines) if line.startswith("Caused by:")]
+    at = causes[-1] if causes else 0
+    cause = lines[at].removeprefix("Caused by: ")
+    if cause.endswith(PYTHON_TRACEBACK):
+        python = python_error(lines[at + 1 :])
+        if python:
+            cause = f"{cause.removesuffix(PYTHON_TRACEBACK).rstrip()} {python}"
+    return cause
+
+
+def python_error(lines: Sequence[str]) -> str | None:
+    """The last ``SomeError: message`` line before the Java frames resume."""
+    found = None
+    for line in lines:
+        if line.startswith(("at ", "Caused by:")):
+            break
+        if PYTHON_ERROR.fullmatch(line):
+            found = line
+    return found

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +95,43 @@ def test_upgrade_changes_a_parameter_from_a_savepoint(
         assert {len(r["items"]) for r in answered_after} == {5}
         status = streamrec_job(stack_config, "status", "--name", job.name)
         assert "restored from: file:" in status, status
+
+
+def savepoint_dir(output: str) -> Path:
+    found = re.search(r"savepoint file:(\S+)", output)
+    assert found, output
+    return Path(found.group(1))
+
+
+def test_cancel_without_savepoint_then_resume_from_the_retained_checkpoint(
+    stack_config: StackConfig, package: bytes
+) -> None:
+    """`job cancel` names a checkpoint that resumes the job with nothing lost; savepoints
+    beyond --keep-savepoints are deleted; Flink keeps at most num-retained checkpoints."""
+    with operated_job(stack_config, package, parallelism=1) as job:
+        stream = stream_for(job)
+        first = savepoint_dir(streamrec_job(stack_config, "savepoint", "--name", job.name))
+        second = savepoint_dir(
+            streamrec_job(stack_config, "savepoint", "--name", job.name, "--keep-savepoints", "1")
+        )
+        assert (first.exists(), second.exists()) == (False, True)
+        before = job.job_id()
+        output = streamrec_job(stack_config, "cancel", "--name", job.name)
+        assert f"({before}) CANCELED (it was RUNNING); no savepoint was taken" in output, output
+        found = re.search(r"newest retained checkpoint: (file:\S+/chk-\d+)", output)
+        assert found, output
+        assert flink_client.job_state(stack_config, before) == "CANCELED"
+        kept = list((FlinkService(stack_config).checkpoint_dir / before).glob("chk-*/_metadata"))
+        assert 1 <= len(kept) <= 3, kept  # execution.checkpointing.num-retained
+        record = Deployment.load(stack_config, job.name)
+        assert record is not None
+        streamrec_job(
+            stack_config, "deploy", "--name", job.name, "--from-savepoint", found.group(1),
+            "--", *record.job_args,
+        )  # fmt: skip
+        job.wait_serving(1, timeout_s=120)
+        job.wait_flowing(stream)
+        check_delivery(job, stream.stop())
 
 
 def test_failover_taskmanager_killed(stack_config: StackConfig, package: bytes) -> None:

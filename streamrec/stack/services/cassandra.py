@@ -9,6 +9,7 @@ from streamrec.stack import toolchain
 from streamrec.stack.config import HOST
 from streamrec.stack.ports import is_listening
 from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
+from streamrec.stack.services.jvm import crash_options
 
 # Within the ~2 GiB budget of DESIGN.md: 1 GiB heap plus off-heap memtables,
 # direct buffers and metaspace.
@@ -126,6 +127,7 @@ class CassandraService(Service):
         args = [
             toolchain.require_java(),
             *HEAP,
+            *crash_options(self.config, "cassandra"),
             *JVM17_OPTIONS,
             *FAST_SINGLE_NODE,
             f"-javaagent:{toolchain.find_jar(jars, 'jamm-')}",

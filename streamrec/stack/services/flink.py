@@ -12,6 +12,7 @@ pid we spawn is the JVM itself.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -25,6 +26,7 @@ from streamrec.stack import process, toolchain
 from streamrec.stack.config import HOST, StackConfig
 from streamrec.stack.errors import MissingToolError, StackError
 from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
+from streamrec.stack.services.jvm import error_file_option, heap_dump_options, in_directory
 
 
 def pyflink_home() -> Path:
@@ -78,6 +80,20 @@ class FlinkService(Service):
     def log_dir(self) -> Path:
         return self.config.log_dir / "flink"
 
+    @property
+    def client_bin_dir(self) -> Path:
+        """Holds only ``flink``: Flink's bin/ also has start-cluster.sh, which would start
+        a second TaskManager against this cluster if it were on PATH."""
+        return self.home / "bin"
+
+    @property
+    def savepoint_dir(self) -> Path:
+        return self.home / "savepoints"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.home / "checkpoints"
+
     def ports(self) -> list[PortSpec]:
         return [
             PortSpec(
@@ -101,7 +117,18 @@ class FlinkService(Service):
         c = self.config
         python = sys.executable
         machine = {
-            "env.java.opts.all": packaged["env.java.opts.all"],
+            # Packaged module flags, then the repo's own, then where crash files go (the
+            # hs_err file of the JobManager, TaskManager and `flink` client alike).
+            "env.java.opts.all": join_opts(
+                packaged["env.java.opts.all"], ours.get("env.java.opts.all"), error_file_option(c)
+            ),
+            # Heap dumps per process, so the TaskManager's does not block the JobManager's.
+            "env.java.opts.jobmanager": join_opts(
+                ours.get("env.java.opts.jobmanager"), *heap_dump_options(c, "flink-jobmanager")
+            ),
+            "env.java.opts.taskmanager": join_opts(
+                ours.get("env.java.opts.taskmanager"), *heap_dump_options(c, "flink-taskmanager")
+            ),
             "jobmanager.bind-host": HOST,
             "jobmanager.rpc.address": HOST,
             "jobmanager.rpc.port": c.flink_rpc_port,
@@ -110,8 +137,8 @@ class FlinkService(Service):
             "rest.address": HOST,
             "rest.bind-address": HOST,
             "rest.port": c.flink_rest_port,
-            "execution.checkpointing.dir": f"file://{self.home / 'checkpoints'}",
-            "execution.checkpointing.savepoint-dir": f"file://{self.home / 'savepoints'}",
+            "execution.checkpointing.dir": f"file://{self.checkpoint_dir}",
+            "execution.checkpointing.savepoint-dir": f"file://{self.savepoint_dir}",
             "io.tmp.dirs": str(self.home / "tmp"),
             "blob.storage.directory": str(self.home / "blobs"),
             "web.upload.dir": str(self.home / "web-upload"),
@@ -134,7 +161,9 @@ class FlinkService(Service):
             "pids",
         ):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self._link_jars()
+        self.link_client()
         packaged_conf = pyflink_home() / "conf"
         for name in (
             "log4j-console.properties",
@@ -168,6 +197,36 @@ class FlinkService(Service):
         ]:
             (self.lib_dir / jar.name).symlink_to(jar)
 
+    def link_client(self) -> Path:
+        """``<flink home>/bin/flink``, a link to the wheel's script (it follows links to
+        find its own bin/); returns the directory to put on PATH."""
+        self.client_bin_dir.mkdir(parents=True, exist_ok=True)
+        link = self.client_bin_dir / "flink"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(flink_binary())
+        return self.client_bin_dir
+
+    def shell_exports(self) -> list[str]:
+        """``export`` lines after which Flink's own ``flink`` CLI talks to this cluster."""
+        if not (self.conf_dir / "config.yaml").exists():
+            raise StackError(
+                f"no Flink configuration under {self.conf_dir}; start Flink once with "
+                f"`streamrec stack up flink --data-dir {self.config.data_dir}`"
+            )
+        env = self.env()
+        # The venv's bin: `flink run --python` and the thread-mode workers need its python.
+        path = [str(self.link_client()), str(Path(sys.executable).parent)]
+        return [
+            f"export FLINK_CONF_DIR={shlex.quote(env['FLINK_CONF_DIR'])}",
+            f"export FLINK_LIB_DIR={shlex.quote(env['FLINK_LIB_DIR'])}",
+            # Otherwise the client logs into site-packages/pyflink/log.
+            f"export FLINK_LOG_DIR={shlex.quote(env['FLINK_LOG_DIR'])}",
+            # A JAVA_HOME the shell already has wins.
+            f'export JAVA_HOME="${{JAVA_HOME:-{env["JAVA_HOME"]}}}"',
+            f'export PATH={shlex.quote(os.pathsep.join(path))}"{os.pathsep}$PATH"',
+        ]
+
     def env(self) -> dict[str, str]:
         """Environment for the cluster scripts and for ``bin/flink`` clients."""
         env = dict(os.environ)
@@ -190,7 +249,9 @@ class FlinkService(Service):
         return [
             ProcessSpec(
                 name="flink-jobmanager",
-                args=["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
+                args=in_directory(
+                    self.log_dir, ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"]
+                ),
                 log_file=self.log_dir / "jobmanager.out",
                 env=env,
             ),
@@ -199,7 +260,10 @@ class FlinkService(Service):
             ProcessSpec(
                 name="flink-taskmanager",
                 args=supervised(
-                    ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+                    in_directory(
+                        self.log_dir,
+                        ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground"],
+                    ),
                     self.taskmanager_pid_file,
                 ),
                 log_file=self.log_dir / "taskmanager.out",
@@ -264,6 +328,11 @@ class FlinkService(Service):
 
     def address(self) -> str:
         return f"{self.config.flink_rest_url} (dashboard)"
+
+
+def join_opts(*parts: str | None) -> str:
+    """JVM option strings joined with single spaces (Flink's scripts split them on spaces)."""
+    return " ".join(p.strip() for p in parts if p and p.strip())
 
 
 def flink_binary() -> Path:

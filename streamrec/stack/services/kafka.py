@@ -13,6 +13,7 @@ from streamrec.stack import toolchain
 from streamrec.stack.config import HOST
 from streamrec.stack.errors import ServiceStartError
 from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
+from streamrec.stack.services.jvm import crash_options
 
 # The broker needs ~300 MiB at rest; 768 MiB leaves room for transactions
 # within the ~1 GiB budget of DESIGN.md.
@@ -90,6 +91,7 @@ class KafkaService(Service):
         return [
             toolchain.require_java(),
             *HEAP,
+            *crash_options(self.config, "kafka"),
             f"-Dkafka.logs.dir={self.config.log_dir / 'kafka'}",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.yaml'}",
             "-cp",
