@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import time
 import zipfile
 from collections.abc import Callable
@@ -132,13 +133,14 @@ def build_package(
         version=str(version),
         created_ms=int(time.time() * 1000) if created_ms is None else created_ms,
         feature_spec=artifacts.feature_spec,
-        metrics={k: float(v) for k, v in metrics.items()},
+        # A metric over no users (tiny data) is NaN: it says nothing and JSON cannot hold it.
+        metrics={k: float(v) for k, v in metrics.items() if math.isfinite(float(v))},
         embedding_dim=int(artifacts.item_embeddings.shape[1]),
         n_items=len(artifacts.item_ids),
         n_categories=len(artifacts.categories),
         item_dense_width=int(artifacts.item_dense.shape[1]),
         architecture=Architecture(user_spec, rank_spec),
-        params=artifacts.params,
+        params=_finite_or_none(artifacts.params),
         artifacts={
             n: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in files.items()
         },
@@ -349,3 +351,15 @@ def _built(model: Any, part: str, weights: dict[str, np.ndarray]) -> Any:
         raise CorruptPackageError(f"{part} built from its spec has unexpected weight shapes")
     model.set_weights(arrays)
     return model
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with NaN/inf floats as None: training logs such values (a loss over an
+    empty split), and the manifest is strict JSON, which cannot hold them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
