@@ -65,8 +65,22 @@ log = logging.getLogger(__name__)
 
 OUTPUT_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
 CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
-"""Broadcast side: kind ``model`` (a package chunk) or ``rules``; payload is the Kafka value
-decoded as ISO-8859-1, which maps every byte to one character and back losslessly."""
+"""Broadcast side: kind ``model`` (a signed model reference) or ``rules``; payload is the Kafka
+value decoded as ISO-8859-1, which maps every byte to one character and back losslessly."""
+# Rejection reasons counted per kind (``rejected.<kind>.<reason>``); see udfs.serving.Outcome.
+REJECTION_REASONS = {
+    "model": (
+        "bad_reference",
+        "bad_signature",
+        "artifact_unavailable",
+        "artifact_too_large",
+        "artifact_digest_mismatch",
+        "bad_package",
+        "internal_error",
+        "other",
+    ),
+    "rules": ("bad_rules", "internal_error", "other"),
+}
 # Values are bytes as ISO-8859-1 text (see serving.Latin1Store).
 SERVING_STATE = MapStateDescriptor("serving", Types.STRING(), Types.STRING())
 
@@ -95,7 +109,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         s = self.settings
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
-        self.serving = Serving(default_spec(s.half_life_ms), s.retrieval_backend)
+        self.serving = Serving(default_spec(s.half_life_ms), s.retrieval_backend, s.model_intake)
         self.fallback = PopularityFallback()
         self.rounds = TimerRounds(s.max_delay_ms)
         self.batch: list[tuple[Event, UserFeatures]] = []
@@ -144,9 +158,6 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         """After a (re)start, serve what broadcast state holds; keyed callbacks call this
         because ``open`` cannot read broadcast state; so does the broadcast side, first."""
         if self.serving.needs_restore:
-            # Settings reach the TaskManager with the function; the intake (keys, cache,
-            # caps) is set here, before the first model reference is restored or read.
-            self.serving.use_intake(self.settings.model_intake)
             self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
 
     def process_broadcast_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.Context):
@@ -164,6 +175,8 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             log.info("%s", outcome.message)
         else:
             (self.models_rejected if outcome.kind == "model" else self.rules_rejected).inc()
+            by_reason = self.rejections[outcome.kind]
+            by_reason.get(outcome.reason, by_reason["other"]).inc()
             log.error("%s [%s]; the previous %s keeps serving", outcome.message, outcome.reason,
                       outcome.kind)  # fmt: skip
 
@@ -244,6 +257,11 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.batches = group.counter("batches")
         self.models_rejected = group.counter("modelsRejected")
         self.rules_rejected = group.counter("rulesRejected")
+        rejected = group.add_group("rejected")
+        self.rejections = {
+            kind: {reason: rejected.add_group(kind).counter(reason) for reason in reasons}
+            for kind, reasons in REJECTION_REASONS.items()
+        }
         self.missed_round_ends = group.counter("missedRoundEnds")
         self.scoring_errors = group.counter("scoringErrors")
         group.gauge("batchSize", lambda: self._last_batch)
