@@ -71,7 +71,8 @@ def show_cassandra_rows(config: StackConfig, users: list[str]) -> None:
     with connect("127.0.0.1", config.cassandra_port, config.keyspace) as session:
         for user in users:
             row = session.execute(
-                "SELECT model_version, event_id, items FROM recs_by_user WHERE user_id = %s",
+                "SELECT model_version, event_id, ranked AS items FROM recs_by_user "
+                "WHERE user_id = %s",
                 (user,),
             ).one()
             if row is None:

@@ -2,8 +2,11 @@
 
 Files are named ``NNNN_description.cql``; ``{keyspace}`` in a file is replaced
 by the configured keyspace so tests can use a keyspace of their own. Applied
-versions are recorded in ``<keyspace>.schema_migrations`` so that later,
-non-idempotent migrations (ALTER TABLE) run exactly once.
+versions are recorded in ``<keyspace>.schema_migrations`` so that a migration
+runs once. A migration interrupted half way (a crash, a timeout) is not recorded
+and runs again from its first statement, so every statement must be idempotent
+on its own: ``CREATE ... IF NOT EXISTS``, ``ALTER TABLE ... ADD IF NOT EXISTS`` /
+``DROP IF EXISTS`` (Cassandra 5.0), ``TRUNCATE``.
 """
 
 from __future__ import annotations

@@ -198,7 +198,7 @@ def check_delivery(job: OperatedJob, sent: list[dict[str, Any]], timeout_s: floa
     with connect("127.0.0.1", job.config.cassandra_port, job.config.keyspace) as session:
         for user, event_id in latest.items():
             row = session.execute(
-                "SELECT event_id, items FROM recs_by_user WHERE user_id = %s", (user,)
+                "SELECT event_id, ranked AS items FROM recs_by_user WHERE user_id = %s", (user,)
             ).one()
             assert row is not None, f"no recs_by_user row for {user}"
             assert row.event_id == event_id, f"{user}: Cassandra has {row.event_id}, not {event_id}"
