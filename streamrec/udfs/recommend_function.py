@@ -269,6 +269,11 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         # What the last batch still waited for Cassandra after emitting its answers.
         group.gauge("cassandraWriteLatencyMicros", lambda: int(self._last_cassandra_ms * 1000))
         group.gauge("timersWaiting", lambda: self.rounds.waiting)
+        # Rows Cassandra refused for good (bad request: skipped, the answer is on Kafka) and
+        # transient-error retries, over this subtask's life.
+        writer = self.writer
+        group.gauge("cassandraRowsRejected", lambda: writer.rows_rejected if writer else 0)
+        group.gauge("cassandraRetries", lambda: writer.retries if writer else 0)
         group.gauge("modelVersion", self._model_version_gauge)
         for stage in ("retrieved", "filtered", "returned"):
             group.gauge(
