@@ -185,7 +185,7 @@ def cancel_job(config: StackConfig, name: str) -> None:
         f"state since {resume.what}{age} is not saved; resuming from it re-reads the input "
         f"from there{again}"
     )
-    click.echo(f"newest retained checkpoint: {resume.path}")
+    click.echo(f"newest retained {resume.kind}: {resume.path}")
     click.echo(f"resume with: streamrec job deploy --name {name} --from-savepoint {resume.path}")
 
 

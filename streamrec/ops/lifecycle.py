@@ -364,10 +364,12 @@ def prune_savepoints(config: StackConfig, name: str, keep: int) -> list[Savepoin
 @dataclass(frozen=True)
 class RetainedCheckpoint:
     path: str
+    kind: str
+    """``checkpoint`` or ``savepoint``."""
     what: str
-    """``checkpoint 42``, or ``the savepoint/checkpoint it was restored from``."""
+    """``checkpoint 42``, ``savepoint 43``, or ``the savepoint it was restored from``."""
     taken_ms: int | None
-    """When a checkpoint of this job completed; None for what it was restored from."""
+    """When this job completed it; None for what it was restored from."""
 
 
 @dataclass(frozen=True)
@@ -398,21 +400,36 @@ def checkpoint_on_disk(config: StackConfig, job_id: str) -> RetainedCheckpoint |
     if not found:
         return None
     number, directory, mtime = max(found)
-    return RetainedCheckpoint(f"file:{directory}", f"checkpoint {number}", int(mtime * 1000))
+    return RetainedCheckpoint(
+        f"file:{directory}", "checkpoint", f"checkpoint {number}", int(mtime * 1000)
+    )
 
 
 def retained_checkpoint(config: StackConfig, job_id: str) -> RetainedCheckpoint | None:
-    """What an ended job can be resumed from: its newest retained checkpoint, else the
-    savepoint or checkpoint it was itself restored from; None if there is none."""
+    """What an ended job can be resumed from: its newest retained checkpoint or savepoint,
+    else the savepoint or checkpoint it was itself restored from; None if there is none.
+
+    A savepoint newer than every checkpoint wins: it committed the Kafka transactions up to
+    it, so resuming from the older checkpoint would emit that stretch a second time.
+    """
     try:
         latest = flink_client.latest_checkpoints(config, job_id).get("latest") or {}
     except requests.HTTPError:
         latest = {}
-    completed = latest.get("completed") or {}
-    path = completed.get("external_path")
-    if path and resumable(str(path)):
-        taken = completed.get("latest_ack_timestamp")
-        return RetainedCheckpoint(str(path), f"checkpoint {completed.get('id')}", taken)
+    # Checkpoints and savepoints of one job share the id counter: the higher id is newer.
+    found = [
+        (int(entry.get("id") or 0), kind, entry)
+        for kind, entry in (
+            ("checkpoint", latest.get("completed")),
+            ("savepoint", latest.get("savepoint")),
+        )
+        if entry and entry.get("external_path") and resumable(str(entry["external_path"]))
+    ]
+    if found:
+        number, kind, entry = max(found, key=lambda f: f[0])
+        return RetainedCheckpoint(
+            str(entry["external_path"]), kind, f"{kind} {number}", entry.get("latest_ack_timestamp")
+        )
     on_disk = checkpoint_on_disk(config, job_id)
     if on_disk is not None:
         return on_disk
@@ -420,7 +437,7 @@ def retained_checkpoint(config: StackConfig, job_id: str) -> RetainedCheckpoint 
     path = restored.get("external_path")
     if path and resumable(str(path)):
         kind = "savepoint" if restored.get("is_savepoint") else "checkpoint"
-        return RetainedCheckpoint(str(path), f"the {kind} it was restored from", None)
+        return RetainedCheckpoint(str(path), kind, f"the {kind} it was restored from", None)
     return None
 
 

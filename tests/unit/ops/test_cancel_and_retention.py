@@ -62,8 +62,30 @@ def test_cancel_of_a_restarting_job_waits_for_canceled_and_names_the_checkpoint(
     assert flink.patches == [(f"/jobs/{JOB}", {"mode": "cancel"})]
     assert result.final_state == "CANCELED" and result.state_before == "RESTARTING"
     assert result.last_failure == "java.lang.RecursionError: too deep"
-    assert result.resume_from == lifecycle.RetainedCheckpoint(f"file:{chk}", "checkpoint 7", 5000)
+    assert result.resume_from == lifecycle.RetainedCheckpoint(
+        f"file:{chk}", "checkpoint", "checkpoint 7", 5000
+    )
     assert any("CANCELLING" in t for t in ticks)
+
+
+def test_a_savepoint_newer_than_every_checkpoint_is_the_resume_point(
+    config: StackConfig, flink: FakeFlink
+) -> None:
+    """It committed Kafka output beyond the checkpoint: resuming from the checkpoint would
+    emit that output twice (seen on the real stack)."""
+    chk = checkpoint(config, JOB, 7)
+    sp = savepoint(config, "savepoint-aaaaaa-0123456789ab")
+    stats = completed(f"file:{chk}", 7)
+    stats["latest"]["savepoint"] = {"id": 8, "external_path": f"file:{sp}"}
+    flink.add(FakeJob(JOB, "rec", "RUNNING", checkpoints=stats))
+    resume = lifecycle.cancel(config, "rec", tick=no_tick).resume_from
+    assert resume is not None
+    assert (resume.path, resume.kind, resume.what) == (f"file:{sp}", "savepoint", "savepoint 8")
+    # An older savepoint does not win over a newer checkpoint.
+    stats["latest"]["savepoint"]["id"] = 6
+    flink.add(FakeJob("d" * 32, "rec2", "RUNNING", checkpoints=stats))
+    resume = lifecycle.cancel(config, "rec2", tick=no_tick).resume_from
+    assert resume is not None and resume.path == f"file:{chk}"
 
 
 def test_cancel_falls_back_to_the_newest_complete_checkpoint_on_disk(
