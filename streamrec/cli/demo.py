@@ -32,13 +32,20 @@ SEED = 7  # the same world the model is trained on, so the events' items are kno
 
 def ensure_champion(ctx: click.Context, config: StackConfig, retrain: bool) -> str:
     """The champion version, training and promoting one first if there is none."""
+    from streamrec.model_registry.errors import ModelRegistryError
     from streamrec.model_registry.mlflow_registry import CHAMPION, MlflowRegistry
+    from streamrec.model_registry.package import read_manifest
 
     registry = MlflowRegistry(config.mlflow_url, MODEL_NAME)
     version = None if retrain else registry.alias_version(CHAMPION)
     if version is not None:
-        click.echo(f"using champion {MODEL_NAME} version {version} from MLflow")
-        return version
+        try:
+            read_manifest(registry.package_bytes(version))
+        except ModelRegistryError as ex:  # e.g. a package format this release refuses
+            click.echo(f"champion {MODEL_NAME} version {version} cannot serve ({ex}); retraining")
+        else:
+            click.echo(f"using champion {MODEL_NAME} version {version} from MLflow")
+            return version
     click.echo("training a model (about a minute on 2 cores)...")
     ctx.invoke(model_cli.train, model_name=MODEL_NAME, tracking_uri=config.mlflow_url, seed=SEED)
     ctx.invoke(
