@@ -10,6 +10,7 @@ be refused before anything is fetched or loaded).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -66,6 +67,10 @@ class ModelPublisher:
         good = self.signed(reference_for(good_package, uri, manifest.model_name, "bad-ref"))
         missing_uri = f"{self.config.mlflow_url}{MLFLOW_ARTIFACTS_ROUTE}/streamrec-packages/none"
         stranger = Ed25519PrivateKey.generate()
+        never_stored = b"bytes that were never stored: " + uri.encode()
+        uncached = dataclasses.replace(
+            good, sha256=hashlib.sha256(never_stored).hexdigest(), size=len(never_stored)
+        )
         return [
             b"",  # an empty value (not a tombstone)
             b"\x00\xff not json",
@@ -77,8 +82,10 @@ class ModelPublisher:
             dataclasses.replace(good, version="bad-tampered").to_bytes(),  # signed field changed
             sign(good, stranger).to_bytes(),  # signed by a key the job does not trust
             good.signed(good.key_id, "A" * 86 + "==").to_bytes(),  # garbage signature
-            self.signed(dataclasses.replace(good, uri=missing_uri)).to_bytes(),  # 404
-            self.signed(dataclasses.replace(good, uri="http://127.0.0.1:9/x")).to_bytes(),
+            # Content the job has not cached: a cached sha256 is served from the cache
+            # whatever the URI says (the signed digest names the bytes, not the place).
+            self.signed(dataclasses.replace(uncached, uri=missing_uri)).to_bytes(),  # 404
+            self.signed(dataclasses.replace(uncached, uri="http://127.0.0.1:9/x")).to_bytes(),
             self.signed(dataclasses.replace(good, sha256="0" * 64)).to_bytes(),  # other bytes
             self.signed(dataclasses.replace(good, size=good.size - 1)).to_bytes(),  # longer
             self.signed(dataclasses.replace(good, size=2**40)).to_bytes(),  # over the cap
