@@ -176,7 +176,7 @@ def cancel_job(config: StackConfig, name: str) -> None:
         )
         return
     age = (
-        f", {time.time() - resume.taken_ms / 1000:.0f} s before the cancel"
+        f" ({time.time() - resume.taken_ms / 1000:.0f} s before the cancel)"
         if resume.taken_ms
         else ""
     )
