@@ -171,9 +171,14 @@ def test_limits_are_configurable(package_bytes: bytes) -> None:
         PackageLimits(max_items=0)
 
 
-def test_build_refuses_what_the_loader_would(trained: TrainResult) -> None:
-    with pytest.raises(ValueError):
-        build_package(trained.artifacts, "m", "1", {"recall_at_20": float("nan")})
+def test_build_leaves_out_what_strict_json_cannot_hold(trained: TrainResult) -> None:
+    """A NaN metric (evaluated over no users) is dropped, a NaN loss is null: the package
+    still builds and loads, and the loader never sees a non-finite number."""
+    artifacts = dataclasses.replace(trained.artifacts, params={"train_loss": [float("nan"), 1.0]})
+    package = build_package(artifacts, "m", "1", {"recall_at_20": float("nan"), "ndcg": 0.5})
+    manifest = read_manifest(package)
+    assert manifest.metrics == {"ndcg": 0.5}
+    assert manifest.params["train_loss"] == [None, 1.0]
 
 
 def test_unexpected_failure_inside_loading_is_a_package_error(
