@@ -15,7 +15,9 @@ from streamrec.model_registry.errors import InvalidManifestError
 from streamrec.model_registry.spec_fields import (
     MAX_UNITS,
     DenseSpec,
+    check_weight_shapes,
     dense_stack,
+    hidden_layers_of,
     integer,
     obj,
     only_keys,
@@ -113,23 +115,17 @@ def build_ranker_from_spec(spec: RankerSpec, *, zeros: bool = False) -> Any:
 
 def ranker_spec(model: Any) -> RankerSpec:
     """Read the spec back from a ranker made by build_ranker_from_spec (for packaging)."""
-    layers = {layer.name: layer for layer in model.layers}
+    hidden, layers = hidden_layers_of(model, "ranker_hidden_")
     inputs = {t.name: t.shape for t in model.inputs}
-    hidden = []
-    while f"ranker_hidden_{len(hidden)}" in layers:
-        config = layers[f"ranker_hidden_{len(hidden)}"].get_config()
-        hidden.append(DenseSpec(int(config["units"]), str(config["activation"])))
     embed = layers["ranker_category_embedding"]
     spec = RankerSpec(
         n_categories=int(embed.input_dim) - 1,
         user_dense_width=int(inputs["user_dense"][-1]),
         item_dense_width=int(inputs["item_dense"][-1]),
         category_dim=int(embed.output_dim),
-        hidden=tuple(hidden),
+        hidden=hidden,
     )
-    actual = [tuple(w.shape) for w in model.weights]
-    if actual != spec.weight_shapes():
-        raise ValueError(f"ranker weights {actual} do not follow its spec {spec}")
+    check_weight_shapes(model, spec, "ranker")
     return spec
 
 

@@ -142,3 +142,21 @@ def dense_stack(value: Any, where: str) -> tuple[DenseSpec, ...]:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_HIDDEN_LAYERS:
         raise InvalidManifestError(f"{where}: expected a list of 1 to {MAX_HIDDEN_LAYERS} layers")
     return tuple(DenseSpec.from_dict(layer, f"{where}[{i}]") for i, layer in enumerate(value))
+
+
+def hidden_layers_of(model: Any, prefix: str) -> tuple[tuple[DenseSpec, ...], dict[str, Any]]:
+    """The Dense layers ``<prefix>0, <prefix>1, ...`` of a model built from a spec, read
+    back as DenseSpecs (for packaging), and the model's layers by name."""
+    layers = {layer.name: layer for layer in model.layers}
+    hidden: list[DenseSpec] = []
+    while f"{prefix}{len(hidden)}" in layers:
+        config = layers[f"{prefix}{len(hidden)}"].get_config()
+        hidden.append(DenseSpec(int(config["units"]), str(config["activation"])))
+    return tuple(hidden), layers
+
+
+def check_weight_shapes(model: Any, spec: Any, what: str) -> None:
+    """Fail when a model's weights are not exactly what its spec declares."""
+    actual = [tuple(w.shape) for w in model.weights]
+    if actual != spec.weight_shapes():
+        raise ValueError(f"{what} weights {actual} do not follow its spec {spec}")

@@ -18,7 +18,9 @@ from streamrec.model_registry.errors import InvalidManifestError
 from streamrec.model_registry.spec_fields import (
     MAX_UNITS,
     DenseSpec,
+    check_weight_shapes,
     dense_stack,
+    hidden_layers_of,
     integer,
     obj,
     only_keys,
@@ -133,12 +135,8 @@ def build_user_tower(spec: UserTowerSpec, ids: Any = None, *, zeros: bool = Fals
 
 def user_tower_spec(model: Any) -> UserTowerSpec:
     """Read the spec back from a tower made by build_user_tower (for packaging)."""
-    layers = {layer.name: layer for layer in model.layers}
+    hidden, layers = hidden_layers_of(model, "user_hidden_")
     inputs = {t.name: t.shape for t in model.inputs}
-    hidden = []
-    while f"user_hidden_{len(hidden)}" in layers:
-        config = layers[f"user_hidden_{len(hidden)}"].get_config()
-        hidden.append(DenseSpec(int(config["units"]), str(config["activation"])))
     ids = layers["item_id_embedding"]
     spec = UserTowerSpec(
         n_items=int(ids.input_dim) - 1,
@@ -146,12 +144,10 @@ def user_tower_spec(model: Any) -> UserTowerSpec:
         activity_width=int(inputs["activity"][-1]),
         embedding_dim=int(layers["user_output"].get_config()["units"]),
         id_dim=int(ids.output_dim),
-        hidden=tuple(hidden),
+        hidden=hidden,
         recent_items=int(inputs["recent_items"][-1]),
     )
-    actual = [tuple(w.shape) for w in model.weights]
-    if actual != spec.weight_shapes():
-        raise ValueError(f"user tower weights {actual} do not follow its spec {spec}")
+    check_weight_shapes(model, spec, "user tower")
     return spec
 
 
