@@ -189,13 +189,17 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
         .uid("recommend")
         .name("recommend")
     )
+    # Both operators that see single events dead-letter what they cannot handle.
+    dead_letters = parsed.get_side_output(DEAD_LETTERS).union(
+        recommendations.get_side_output(DEAD_LETTERS)
+    )
     t_env = StreamTableEnvironment.create(env)
     # Table operators get uids from the plan only when asked; savepoints need them.
     t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
     statements = t_env.create_statement_set()
     for name, stream, topic, key in (
         ("recommendations_sink", recommendations, args.recommendations_topic, "user_id"),
-        ("dead_letters_sink", parsed.get_side_output(DEAD_LETTERS), args.dlq_topic, "reason"),
+        ("dead_letters_sink", dead_letters, args.dlq_topic, "reason"),
     ):
         t_env.create_temporary_table(name, _kafka_sink(args, topic, key))
         statements.add_insert(name, t_env.from_data_stream(stream))
@@ -309,6 +313,7 @@ def _settings(args: argparse.Namespace) -> RecommendSettings:
         state_ttl_days=args.state_ttl_days,
         half_life_ms=args.half_life_ms,
         cassandra=cassandra,
+        events_topic=args.events_topic,
         model_intake=_intake_settings(args),
     )
 

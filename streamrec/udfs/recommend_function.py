@@ -39,6 +39,7 @@ in one operator; 692 of 692 timer rounds arrived unbroken and batched 141 events
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -50,12 +51,14 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
+from streamrec.contracts.dead_letter import dead_letter_json
 from streamrec.contracts.event import Event
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.state import user_state
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
 from streamrec.udfs.cassandra_sink import CassandraSettings, RecsWriter
 from streamrec.udfs.model_intake import IntakeSettings
+from streamrec.udfs.parse_events import DEAD_LETTERS
 from streamrec.udfs.popularity import FALLBACK_VERSION, PopularityFallback
 from streamrec.udfs.scoring import ScoringConfig, score_batch
 from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
@@ -97,6 +100,8 @@ class RecommendSettings:
     state_ttl_days: int = 30
     half_life_ms: int = DEFAULT_HALF_LIFE_MS
     cassandra: CassandraSettings | None = None
+    events_topic: str = "events"
+    """Named in the dead letters of events this operator fails on."""
     model_intake: IntakeSettings = field(default_factory=IntakeSettings)
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
 
@@ -129,20 +134,40 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             self.missed_round_ends.inc()
             log.error("a timer round ended unnoticed; flushing %d events", len(self.batch))
             yield from self._flush()
-        event = user_state.event_from_row(value)
-        features = update(
-            user_state.features_from_row(self.features.value()),
-            event,
-            self.serving.category_of,
-            half_life_ms=self.settings.half_life_ms,
-        )
-        self.features.update(user_state.features_to_row(features))
-        self.pending.add(user_state.pending_to_row(event, features))
+        try:
+            event = user_state.event_from_row(value)
+            features = update(
+                user_state.features_from_row(self.features.value()),
+                event,
+                self.serving.category_of,
+                half_life_ms=self.settings.half_life_ms,
+            )
+            self.features.update(user_state.features_to_row(features))
+            self.pending.add(user_state.pending_to_row(event, features))
+        except Exception as ex:
+            # The parser let it through, so this is a bug; a dead letter keeps one event
+            # from replaying (and failing) forever behind every other user's events.
+            self.events_failed.inc()
+            log.exception("event %s could not be folded into user state", value)
+            yield DEAD_LETTERS, self._dead_letter(value, ex)
+            return
         self.fallback.observe(event)
         self.events_in.inc()
         tick = self.rounds.schedule(event.user_id, int(time.time() * 1000))
         if tick is not None:
             ctx.timer_service().register_processing_time_timer(tick)
+
+    def _dead_letter(self, value: Row, ex: Exception) -> Row:
+        """A dead letter for an event row this operator failed on (reason internal_error)."""
+        try:
+            fields = dict(zip(user_state.EVENT_FIELDS, value, strict=False))
+            raw = json.dumps(fields, default=str).encode()
+        except Exception:
+            raw = b""
+        detail = f"recommend: {type(ex).__name__}: {str(ex)[:500]}"
+        now_ms = int(time.time() * 1000)
+        body = dead_letter_json(raw, "internal_error", detail, self.settings.events_topic, now_ms)
+        return Row(reason="internal_error", value=body)
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext):
         self._restore_serving(ctx)
@@ -264,6 +289,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         }
         self.missed_round_ends = group.counter("missedRoundEnds")
         self.scoring_errors = group.counter("scoringErrors")
+        self.events_failed = group.counter("eventsFailed")
         group.gauge("batchSize", lambda: self._last_batch)
         group.gauge("scoringLatencyMicros", lambda: int(self._last_score_ms * 1000))
         # What the last batch still waited for Cassandra after emitting its answers.
