@@ -189,10 +189,7 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
         .uid("recommend")
         .name("recommend")
     )
-    # Both operators that see single events dead-letter what they cannot handle.
-    dead_letters = parsed.get_side_output(DEAD_LETTERS).union(
-        recommendations.get_side_output(DEAD_LETTERS)
-    )
+    dead_letters = parsed.get_side_output(DEAD_LETTERS)
     t_env = StreamTableEnvironment.create(env)
     # Table operators get uids from the plan only when asked; savepoints need them.
     t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
@@ -313,7 +310,6 @@ def _settings(args: argparse.Namespace) -> RecommendSettings:
         state_ttl_days=args.state_ttl_days,
         half_life_ms=args.half_life_ms,
         cassandra=cassandra,
-        events_topic=args.events_topic,
         model_intake=_intake_settings(args),
     )
 

@@ -39,7 +39,6 @@ in one operator; 692 of 692 timer rounds arrived unbroken and batched 141 events
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -51,14 +50,12 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
-from streamrec.contracts.dead_letter import dead_letter_json
 from streamrec.contracts.event import Event
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.state import user_state
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
 from streamrec.udfs.cassandra_sink import CassandraSettings, RecsWriter
 from streamrec.udfs.model_intake import IntakeSettings
-from streamrec.udfs.parse_events import DEAD_LETTERS
 from streamrec.udfs.popularity import FALLBACK_VERSION, PopularityFallback
 from streamrec.udfs.scoring import ScoringConfig, score_batch
 from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
@@ -100,8 +97,6 @@ class RecommendSettings:
     state_ttl_days: int = 30
     half_life_ms: int = DEFAULT_HALF_LIFE_MS
     cassandra: CassandraSettings | None = None
-    events_topic: str = "events"
-    """Named in the dead letters of events this operator fails on."""
     model_intake: IntakeSettings = field(default_factory=IntakeSettings)
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
 
@@ -144,30 +139,20 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             )
             self.features.update(user_state.features_to_row(features))
             self.pending.add(user_state.pending_to_row(event, features))
-        except Exception as ex:
-            # The parser let it through, so this is a bug; a dead letter keeps one event
-            # from replaying (and failing) forever behind every other user's events.
+        except Exception:
+            # The parser let it through, so this is a bug; raising would replay this event
+            # (and fail) forever behind every other user's events. The log line keeps it.
+            # Not a side output to the DLQ: PyFlink adds a Python map for a side output,
+            # chained into this task, and a second interpreter thread state on the task's
+            # thread deadlocked the first Keras import (pybind11 init, seen with py-spy).
             self.events_failed.inc()
-            log.exception("event %s could not be folded into user state", value)
-            yield DEAD_LETTERS, self._dead_letter(value, ex)
+            log.exception("event %s could not be folded into user state; skipped", value)
             return
         self.fallback.observe(event)
         self.events_in.inc()
         tick = self.rounds.schedule(event.user_id, int(time.time() * 1000))
         if tick is not None:
             ctx.timer_service().register_processing_time_timer(tick)
-
-    def _dead_letter(self, value: Row, ex: Exception) -> Row:
-        """A dead letter for an event row this operator failed on (reason internal_error)."""
-        try:
-            fields = dict(zip(user_state.EVENT_FIELDS, value, strict=False))
-            raw = json.dumps(fields, default=str).encode()
-        except Exception:
-            raw = b""
-        detail = f"recommend: {type(ex).__name__}: {str(ex)[:500]}"
-        now_ms = int(time.time() * 1000)
-        body = dead_letter_json(raw, "internal_error", detail, self.settings.events_topic, now_ms)
-        return Row(reason="internal_error", value=body)
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext):
         self._restore_serving(ctx)
@@ -316,3 +301,4 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             return int(model.version)
         except ValueError:
             return -1
+
