@@ -48,6 +48,17 @@ def produce(job: OperatedJob, topic: str, key: bytes, value: bytes) -> None:
     producer.flush(30)
 
 
+def wait_rejected_once(job: OperatedJob, what: str) -> None:
+    """Until the resumed job (its counters start at 0) has rejected one model record."""
+    wait_for(
+        lambda: flink_client.operator_metric(
+            job.config, job.job_id(), "recommend", "modelsRejected"
+        ) == 1,
+        90,
+        f"{what} rejected",
+    )  # fmt: skip
+
+
 def stop_put_resume(job: OperatedJob, put: Callable[[], None]) -> None:
     """Stop with a savepoint, ``put`` a record while stopped, resume from the savepoint."""
     output = streamrec_job(job.config, "stop", "--name", job.name)
@@ -78,25 +89,13 @@ def test_state_is_served_before_the_first_new_broadcast_record(
 
         # A model reference first, and a bad one: rejected; model 1 and r2 still serve.
         stop_put_resume(job, lambda: produce(job, job.topics.models, MODEL.encode(), b"{}"))
-        wait_for(
-            lambda: flink_client.operator_metric(
-                stack_config, job.job_id(), "recommend", "modelsRejected"
-            ) == 1,
-            90,
-            "the bad reference rejected",
-        )  # fmt: skip
+        wait_rejected_once(job, "the bad reference")
         answer = probe(job)
         assert (answer["model_version"], answer["rules_version"]) == ("1", "r2"), answer
 
         # A stray chunk of the old inline format first: rejected the same way.
         stray = chunk(package, 100_000, model_name=MODEL, version="9")[1].to_bytes()
         stop_put_resume(job, lambda: produce(job, job.topics.models, MODEL.encode(), stray))
-        wait_for(
-            lambda: flink_client.operator_metric(
-                stack_config, job.job_id(), "recommend", "modelsRejected"
-            ) == 1,
-            90,
-            "the stray chunk rejected",
-        )  # fmt: skip
+        wait_rejected_once(job, "the stray chunk")
         answer = probe(job)
         assert (answer["model_version"], answer["rules_version"]) == ("1", "r2"), answer
