@@ -30,8 +30,8 @@ from typing import Any
 from streamrec.contracts.event import InvalidEventError, parse_event
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.model_registry.package import load_package
+from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.state.features import UserFeatures, default_spec, update
-from streamrec.udfs.scoring import ScoringConfig, score_batch
 from streamrec.udfs.serving import category_lookup
 
 MODES = ("per-event", "micro-batch")

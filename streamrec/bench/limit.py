@@ -12,7 +12,7 @@ from typing import Any
 
 from streamrec.bench.catalog import Catalog, feature_batches
 from streamrec.bench.measure import percentiles
-from streamrec.udfs.scoring import ScoringConfig, score_batch
+from streamrec.scoring.pipeline import ScoringConfig, score_batch
 
 
 def scoring_limit(

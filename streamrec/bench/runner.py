@@ -10,6 +10,9 @@
 4. **Latency** at 25/50/75% of the maximum sustainable rate: emitted - produced, delivered
    to Kafka (read_uncommitted) - produced, readable (read_committed) - produced, and for
    the job visible in Cassandra - produced on a sample of events.
+
+Every phase records the machine's load average as it starts and ends (``loadavg`` in the
+result, and on the phase's progress lines).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from streamrec.bench.catalog import Catalog
+from streamrec.bench.load import PhaseLoads
 from streamrec.bench.measure import drain_rate, lag_growth, percentiles, sustainable
 from streamrec.bench.traffic import CassandraWatcher, OutputWatcher, PacedProducer, Progress
 from streamrec.stack.config import StackConfig
@@ -67,6 +71,7 @@ class Measurement:
         self.config, self.system, self.catalog, self.plan = config, system, catalog, plan
         self.say = lambda line: progress(f"{system.label}: {line}")
         self.run_id = uuid.uuid4().hex[:6]
+        self.loads = PhaseLoads()
         self.offset = 0
         self.producer = PacedProducer(config.kafka_bootstrap, system.in_topic)
         self.delivered = OutputWatcher(config.kafka_bootstrap, system.out_topic, committed=False)
@@ -102,6 +107,7 @@ class Measurement:
             "sustained": sustained,
             "sustain_tries": tries,
             "latency": points,
+            "loadavg": self.loads.records,
         }
 
     def capacity_and_latency(self, rate: float) -> dict[str, Any]:
@@ -110,7 +116,7 @@ class Measurement:
         with self._watching():
             capacity = self._capacity()
             point = self._latency(round(rate / capacity, 3), rate)
-        return {"capacity": round(capacity, 1), "latency": point}
+        return {"capacity": round(capacity, 1), "latency": point, "loadavg": self.loads.records}
 
     @contextlib.contextmanager
     def _watching(self) -> Iterator[None]:
@@ -144,20 +150,21 @@ class Measurement:
             )
 
     def _burst(self, phase: str, count: int) -> float:
-        self.say(f"{phase}: {count} events at once")
+        self.say(f"{phase}: {count} events at once ({self.loads.start(phase)})")
         events = self._events(count, phase)
         self.producer.send(events, None)
         self._await(self.delivered, events, phase)
         emitted = [self.delivered.answers[e["event_id"]].emitted_ts for e in events]
         rate = drain_rate(emitted)
-        self.say(f"{phase}: drained at {rate:.0f}/s")
+        self.say(f"{phase}: drained at {rate:.0f}/s ({self.loads.end(phase)})")
         return rate
 
     def _sustain(self, rate: float) -> dict[str, Any]:
         plan = self.plan
         count = max(int(rate * plan.sustain_s), 100)
         events = self._events(count, f"s{int(rate)}")
-        self.say(f"sustain: {count} events at {rate:.0f}/s")
+        phase = f"sustain {rate:.0f}/s"
+        self.say(f"sustain: {count} events at {rate:.0f}/s ({self.loads.start(phase)})")
         base = self.delivered.count()
         samples: list[tuple[float, int]] = []
         started = time.monotonic()
@@ -183,6 +190,7 @@ class Measurement:
             + ("keeps up" if ok else "falls behind")
         )
         self._await(self.delivered, events, "sustain")
+        self.say(f"sustain: all answered ({self.loads.end(phase)})")
         return {
             "rate": round(rate, 1),
             "achieved_rate": round(achieved, 1),
@@ -196,7 +204,8 @@ class Measurement:
         count = max(int(rate * plan.latency_s), 50)
         phase = f"l{int(fraction * 100)}"
         events = self._events(count, phase)
-        self.say(f"latency at {fraction:.0%}: {count} events at {rate:.0f}/s")
+        name = f"latency at {fraction:.0%}"
+        self.say(f"{name}: {count} events at {rate:.0f}/s ({self.loads.start(name)})")
         cassandra = None
         if self.system.writes_cassandra:
             host, port = "127.0.0.1", self.config.cassandra_port
@@ -232,7 +241,7 @@ class Measurement:
         if cassandra is not None:
             point["cassandra_ms"] = percentiles(list(cassandra.visible.values()))
             point["cassandra_samples"] = len(cassandra.visible)
-        self.say(f"latency at {fraction:.0%}: {_brief(point)}")
+        self.say(f"{name}: {_brief(point)} ({self.loads.end(name)})")
         return point
 
 

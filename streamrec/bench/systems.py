@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from streamrec.stack.config import StackConfig
 from streamrec.stack.topics import TopicSpec, ensure_topics, job_topic_args, stack_topics
 
 READY_TIMEOUT_S = 300.0
+STOPPED_TIMEOUT_S = 60.0
 
 
 class StopsOnExit:
@@ -105,9 +107,17 @@ class FlinkJob(StopsOnExit):
         return (True if lowest == version else None), f"model version {lowest}"
 
     def stop(self) -> None:
-        if self.job_id is not None:
-            flink_client.cancel_job(self.config, self.job_id)
-            self.job_id = None
+        if self.job_id is None:
+            return
+        job_id, self.job_id = self.job_id, None
+        flink_client.cancel_job(self.config, job_id)
+        # (c) is measured next: it must not share the two cores with the job's teardown.
+        # Best effort, as this also runs when the block failed.
+        deadline = time.monotonic() + STOPPED_TIMEOUT_S
+        while flink_client.job_state(self.config, job_id) not in lifecycle.ENDED_STATES:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.5)
 
 
 @dataclass

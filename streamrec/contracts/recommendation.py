@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streamrec.udfs.scoring import ScoredItem
+from streamrec.contracts.scored_item import ScoredItem
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,15 @@ promotes, negative demotes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from streamrec.contracts.errors import InvalidRulesError
 from streamrec.contracts.json_guard import JsonGuardError, check_text, decode_utf8, strict_loads
 from streamrec.contracts.limits import MAX_RECORD_BYTES
-from streamrec.udfs.filters import ItemRules
-from streamrec.udfs.ordering import ScoreOverlay
 
 # A rule set names items and categories, not the catalogue; it must fit one Kafka record
 # (1 MiB, contracts.limits), so a bigger message can only come from a caller, not the topic.
@@ -47,6 +48,30 @@ _KNOWN_FIELDS = frozenset(
         "max_per_category",
     }
 )
+
+
+# A rule predicate gets the candidate rows [B, C] (-1 = none) and returns keep-mask [B, C].
+CandidatePredicate = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ItemRules:
+    """Filter rules as data (the ``rules`` topic carries them)."""
+
+    exclude_items: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+    predicates: tuple[CandidatePredicate, ...] = field(default=())
+    """Extra hooks, applied in order; each returns True for candidates to keep."""
+
+
+@dataclass(frozen=True)
+class ScoreOverlay:
+    """Additive adjustments in ranker-logit space (positive boosts, negative downscores)."""
+
+    item_boosts: dict[str, float] = field(default_factory=dict)
+    category_boosts: dict[str, float] = field(default_factory=dict)
+    max_per_category: int | None = None
+    """Diversity: at most this many results from one category (None = no limit)."""
 
 
 @dataclass(frozen=True)

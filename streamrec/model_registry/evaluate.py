@@ -17,8 +17,8 @@ import numpy as np
 
 from streamrec.contracts.event import Event
 from streamrec.model_registry.package import LoadedModel
+from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.state.features import EVENT_WEIGHTS, UserFeatures
-from streamrec.udfs.scoring import ScoringConfig, score_batch
 
 KS: tuple[int, ...] = (10, 20, 100)
 

@@ -195,7 +195,7 @@ class LoadedModel:
 
     def retriever(self, backend: str = "auto") -> Any:
         """The nearest-neighbour index over item embeddings, built on first use."""
-        from streamrec.udfs.retrieval import build_retriever
+        from streamrec.scoring.retrieval import build_retriever
 
         key = f"retriever:{backend}"
         if key not in self.cache:

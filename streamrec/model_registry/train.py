@@ -18,16 +18,16 @@ from streamrec.model_registry.package import ModelArtifacts, build_package, load
 from streamrec.model_registry.ranker import build_ranker, fit_ranker
 from streamrec.model_registry.two_tower import build_towers, fit_two_tower, item_embeddings
 from streamrec.model_registry.vectorizer import FeatureVectorizer
+from streamrec.scoring.filters import keep_mask
+from streamrec.scoring.pipeline import embed_users
+from streamrec.scoring.ranking import ranker_inputs
+from streamrec.scoring.retrieval import top_k
 from streamrec.state.features import (
     DEFAULT_HALF_LIFE_MS,
     RECENT_ITEMS_CAP,
     UNKNOWN_CATEGORY,
     default_spec,
 )
-from streamrec.udfs.filters import keep_mask
-from streamrec.udfs.ranking import ranker_inputs
-from streamrec.udfs.retrieval import top_k
-from streamrec.udfs.scoring import embed_users
 
 
 @dataclass(frozen=True)

@@ -52,12 +52,12 @@ from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
 from streamrec.contracts.recommendation import Recommendation
+from streamrec.scoring.pipeline import ScoringConfig, score_batch
+from streamrec.scoring.popularity import FALLBACK_VERSION, PopularityFallback
 from streamrec.state import user_state
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
 from streamrec.udfs.cassandra_sink import CassandraSettings, RecsWriter
 from streamrec.udfs.model_intake import IntakeSettings
-from streamrec.udfs.popularity import FALLBACK_VERSION, PopularityFallback
-from streamrec.udfs.scoring import ScoringConfig, score_batch
 from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
 from streamrec.udfs.timer_rounds import TimerRounds
 
@@ -301,4 +301,3 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             return int(model.version)
         except ValueError:
             return -1
-

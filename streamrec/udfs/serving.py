@@ -33,9 +33,9 @@ from streamrec.contracts.errors import InvalidRulesError
 from streamrec.contracts.rules import RuleSet, parse_rules
 from streamrec.model_registry.errors import ModelRegistryError, PackageError
 from streamrec.model_registry.package import LoadedModel
+from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.state.features import UNKNOWN_CATEGORY, FeatureSpec, UserFeatures
 from streamrec.udfs.model_intake import IntakeSettings, ModelIntake
-from streamrec.udfs.scoring import ScoringConfig, score_batch
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from cassandra.connection import ConnectionShutdown
 from cassandra.protocol import OverloadedErrorMessage, PreparedQueryNotFound, SyntaxException
 
 from streamrec.contracts.recommendation import Recommendation
+from streamrec.contracts.scored_item import ScoredItem
 from streamrec.udfs.cassandra_sink import (
     CassandraSettings,
     CassandraWriteError,
@@ -25,7 +26,6 @@ from streamrec.udfs.cassandra_sink import (
     is_permanent,
     write_time,
 )
-from streamrec.udfs.scoring import ScoredItem
 
 TRANSIENT = TimeoutError("node down")
 

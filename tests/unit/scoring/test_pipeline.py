@@ -1,13 +1,12 @@
 import numpy as np
 import pytest
 
+from streamrec.contracts.rules import ItemRules, ScoreOverlay
 from streamrec.model_registry.evaluate import model_rankings
 from streamrec.model_registry.package import LoadedModel, load_package
 from streamrec.model_registry.synthetic import GeneratedData
+from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.state.features import UserFeatures, default_spec, empty, update
-from streamrec.udfs.filters import ItemRules
-from streamrec.udfs.ordering import ScoreOverlay
-from streamrec.udfs.scoring import ScoringConfig, score_batch
 
 
 @pytest.fixture(scope="module")

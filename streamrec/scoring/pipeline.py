@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from streamrec.contracts.rules import ItemRules, ScoreOverlay
+from streamrec.contracts.scored_item import ScoredItem
 from streamrec.model_registry.package import LoadedModel
+from streamrec.scoring.filters import allowed_items, keep_mask
+from streamrec.scoring.ordering import order, overlay_vector
+from streamrec.scoring.ranking import rank
 from streamrec.state.features import RECENT_ITEMS_CAP, UserFeatures
-from streamrec.udfs.filters import ItemRules, allowed_items, keep_mask
-from streamrec.udfs.ordering import ScoreOverlay, order, overlay_vector
-from streamrec.udfs.ranking import rank
 
 T = TypeVar("T")
 
@@ -35,12 +37,6 @@ class ScoringConfig:
     """Retrieval backend: auto, brute or hnsw (see udfs.retrieval)."""
     rules: ItemRules | None = None
     overlay: ScoreOverlay | None = None
-
-
-@dataclass(frozen=True)
-class ScoredItem:
-    item_id: str
-    score: float
 
 
 @dataclass

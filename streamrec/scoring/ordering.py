@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class ScoreOverlay:
-    """Additive adjustments in ranker-logit space (positive boosts, negative downscores)."""
-
-    item_boosts: dict[str, float] = field(default_factory=dict)
-    category_boosts: dict[str, float] = field(default_factory=dict)
-    max_per_category: int | None = None
-    """Diversity: at most this many results from one category (None = no limit)."""
+from streamrec.contracts.rules import ScoreOverlay
 
 
 def overlay_vector(

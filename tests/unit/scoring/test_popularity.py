@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from streamrec.contracts.event import Event
+from streamrec.scoring.popularity import PopularityFallback
 from streamrec.state.features import UserFeatures
-from streamrec.udfs.popularity import PopularityFallback
 
 
 def test_most_engaged_items_first_without_the_users_own() -> None:

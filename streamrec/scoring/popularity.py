@@ -11,8 +11,8 @@ import heapq
 from collections.abc import Sequence
 
 from streamrec.contracts.event import Event
+from streamrec.contracts.scored_item import ScoredItem
 from streamrec.state.features import EVENT_WEIGHTS, RECENT_ITEMS_CAP, UserFeatures
-from streamrec.udfs.scoring import ScoredItem
 
 FALLBACK_VERSION = "fallback:popularity"
 

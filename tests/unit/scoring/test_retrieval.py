@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from streamrec.udfs.retrieval import BruteForceRetriever, HnswRetriever, build_retriever, top_k
+from streamrec.scoring.retrieval import BruteForceRetriever, HnswRetriever, build_retriever, top_k
 
 rng = np.random.default_rng(0)
 ITEMS = rng.normal(size=(500, 16)).astype(np.float32)

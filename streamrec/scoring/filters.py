@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 
+from streamrec.contracts.rules import ItemRules
 from streamrec.state.features import UNKNOWN_CATEGORY
-
-# A rule predicate gets the candidate rows [B, C] (-1 = none) and returns keep-mask [B, C].
-CandidatePredicate = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class ItemRules:
-    """Filter rules as data (the ``rules`` topic carries them)."""
-
-    exclude_items: frozenset[str] = frozenset()
-    exclude_categories: frozenset[str] = frozenset()
-    predicates: tuple[CandidatePredicate, ...] = field(default=())
-    """Extra hooks, applied in order; each returns True for candidates to keep."""
 
 
 def seen_mask(candidates: np.ndarray, recent_index: np.ndarray) -> np.ndarray:
