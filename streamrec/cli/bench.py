@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from streamrec.bench.load import describe, load_average
 from streamrec.bench.run import QUICK_PLAN, SYSTEMS, Options, run_benchmark
 from streamrec.bench.runner import Plan
 from streamrec.cli.errors import user_errors
@@ -65,8 +66,9 @@ def bench(
     **ports: int | None,
 ) -> None:
     """Throughput and latency of the job vs (a) a per-event consumer, (b) a micro-batching
-    consumer and (c) score_batch alone, on the same model and traffic; writes
-    results.json and throughput_vs_latency.png. Needs `streamrec stack up` first."""
+    consumer and (c) score_batch alone, measured before and after each system, on the
+    same model and traffic; writes results.json, throughput_vs_latency.png and bench.log
+    (with the load average of every phase). Needs `streamrec stack up` first."""
     config = build_config(data_dir, **ports)
     _require_stack(config)
     _quiet_tensorflow()
@@ -81,14 +83,26 @@ def bench(
         limit_events=1024 if quick else 4096,
     )
     out = out_dir or config.data_dir / "bench" / "results" / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    # The log goes beside results.json: it is the one record of when the load moved.
+    with (out / "bench.log").open("a", encoding="utf-8") as log:
 
-    def progress(line: str) -> None:
-        click.echo(f"[{time.monotonic() - started:6.0f}s] {line}")
+        def progress(line: str) -> None:
+            stamped = f"[{time.monotonic() - started:6.0f}s] {line}"
+            click.echo(stamped)
+            log.write(stamped + "\n")
+            log.flush()
 
-    progress(f"benchmark: catalogues {options.catalogs}, systems {', '.join(options.systems)}")
-    run_benchmark(config, options, out, progress)
-    click.echo(f"results: {out / 'results.json'}\nplot:    {out / 'throughput_vs_latency.png'}")
+        progress(
+            f"benchmark: catalogues {options.catalogs}, systems {', '.join(options.systems)}; "
+            f"{os.cpu_count()} CPUs, {describe(load_average())}"
+        )
+        run_benchmark(config, options, out, progress)
+    click.echo(
+        f"results: {out / 'results.json'}\nplot:    {out / 'throughput_vs_latency.png'}\n"
+        f"log:     {out / 'bench.log'}"
+    )
 
 
 def _quiet_tensorflow() -> None:
