@@ -16,7 +16,7 @@ import click
 from streamrec.cli.errors import user_errors
 from streamrec.cli.progress import Progress
 from streamrec.cli.stack import build_config, stack_options
-from streamrec.ops import lifecycle
+from streamrec.ops import lifecycle, retention
 from streamrec.ops.deployments import SavepointRecord
 from streamrec.stack.config import StackConfig
 
@@ -53,7 +53,7 @@ def keep_savepoints_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def prune(config: StackConfig, name: str, keep: int) -> None:
-    deleted = lifecycle.prune_savepoints(config, name, keep)
+    deleted = retention.prune_savepoints(config, name, keep)
     if deleted:
         click.echo(
             f"deleted {len(deleted)} older savepoint(s) of {name}, keeping the newest {keep}:"
@@ -161,7 +161,7 @@ def cancel(data_dir: Path | None, name: str, **ports: int | None) -> None:
 
 def cancel_job(config: StackConfig, name: str) -> None:
     progress = Progress()
-    result = lifecycle.cancel(config, name, tick=progress)
+    result = retention.cancel(config, name, tick=progress)
     progress.done(
         f"job {name} ({result.job_id}) {result.final_state} (it was {result.state_before}); "
         "no savepoint was taken"

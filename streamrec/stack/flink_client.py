@@ -94,6 +94,11 @@ def job_state(config: StackConfig, job_id: str) -> str | None:
     return None
 
 
+def taskmanager_ids(config: StackConfig) -> list[str]:
+    """Ids of the TaskManagers registered with the JobManager."""
+    return [str(tm["id"]) for tm in rest_get(config, "/taskmanagers")["taskmanagers"]]
+
+
 def job_details(config: StackConfig, job_id: str) -> dict[str, Any]:
     return dict(rest_get(config, f"/jobs/{job_id}"))
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -282,37 +280,6 @@ class FlinkService(Service):
         except (OSError, ValueError):
             return None
         return pid if process.owned_by(pid, str(self.config.data_dir)) else None
-
-    def registered_taskmanagers(self) -> list[str]:
-        """Ids of the TaskManagers the JobManager knows, from the REST API."""
-        from streamrec.stack.flink_client import rest_get  # it imports this module
-
-        return [tm["id"] for tm in rest_get(self.config, "/taskmanagers")["taskmanagers"]]
-
-    def restart_taskmanager(self, timeout_s: float = 120.0) -> int:
-        """Stop the TaskManager JVM and wait until its supervisor's new one has registered.
-
-        In thread mode a TaskManager keeps every Python module it imported, so this is how
-        new streamrec code reaches the workers. Returns the new pid.
-        """
-        old_pid = self.taskmanager_pid()
-        if old_pid is None:
-            raise StackError(
-                "no supervised TaskManager of this stack is running; start it with "
-                "`streamrec stack up flink`"
-            )
-        old_ids = set(self.registered_taskmanagers())
-        os.kill(old_pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            pid = self.taskmanager_pid()
-            if pid not in (None, old_pid) and set(self.registered_taskmanagers()) - old_ids:
-                return pid
-            time.sleep(0.5)
-        raise StackError(
-            f"the TaskManager did not come back within {timeout_s:.0f} s of a restart; "
-            f"see {self.log_dir / 'taskmanager.out'}"
-        )
 
     def log_files(self) -> list[Path]:
         return [self.log_dir / "jobmanager.out", self.log_dir / "taskmanager.out"]

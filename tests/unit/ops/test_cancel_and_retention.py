@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streamrec.ops import lifecycle
+from streamrec.ops import lifecycle, retention
 from streamrec.ops.deployments import Deployment, SavepointRecord
 from streamrec.ops.errors import JobNotRunningError, JobOperationError
 from streamrec.stack import flink_client
@@ -58,11 +58,11 @@ def test_cancel_of_a_restarting_job_waits_for_canceled_and_names_the_checkpoint(
                 exceptions=[{"stacktrace": TRACE}])
     )  # fmt: skip
     ticks: list[str] = []
-    result = lifecycle.cancel(config, "rec", tick=ticks.append)
+    result = retention.cancel(config, "rec", tick=ticks.append)
     assert flink.patches == [(f"/jobs/{JOB}", {"mode": "cancel"})]
     assert result.final_state == "CANCELED" and result.state_before == "RESTARTING"
     assert result.last_failure == "java.lang.RecursionError: too deep"
-    assert result.resume_from == lifecycle.RetainedCheckpoint(
+    assert result.resume_from == retention.RetainedCheckpoint(
         f"file:{chk}", "checkpoint", "checkpoint 7", 5000
     )
     assert any("CANCELLING" in t for t in ticks)
@@ -78,13 +78,13 @@ def test_a_savepoint_newer_than_every_checkpoint_is_the_resume_point(
     stats = completed(f"file:{chk}", 7)
     stats["latest"]["savepoint"] = {"id": 8, "external_path": f"file:{sp}"}
     flink.add(FakeJob(JOB, "rec", "RUNNING", checkpoints=stats))
-    resume = lifecycle.cancel(config, "rec", tick=no_tick).resume_from
+    resume = retention.cancel(config, "rec", tick=no_tick).resume_from
     assert resume is not None
     assert (resume.path, resume.kind, resume.what) == (f"file:{sp}", "savepoint", "savepoint 8")
     # An older savepoint does not win over a newer checkpoint.
     stats["latest"]["savepoint"]["id"] = 6
     flink.add(FakeJob("d" * 32, "rec2", "RUNNING", checkpoints=stats))
-    resume = lifecycle.cancel(config, "rec2", tick=no_tick).resume_from
+    resume = retention.cancel(config, "rec2", tick=no_tick).resume_from
     assert resume is not None and resume.path == f"file:{chk}"
 
 
@@ -97,7 +97,7 @@ def test_cancel_falls_back_to_the_newest_complete_checkpoint_on_disk(
     # Flink names a checkpoint whose directory is gone: not resumable.
     gone = completed(f"file:{config.data_dir}/nowhere/chk-14", 14)
     flink.add(FakeJob(JOB, "rec", "RUNNING", checkpoints=gone))
-    result = lifecycle.cancel(config, "rec", tick=no_tick)
+    result = retention.cancel(config, "rec", tick=no_tick)
     assert result.resume_from is not None
     assert result.resume_from.path == f"file:{newest}"
     assert result.resume_from.what == "checkpoint 12"
@@ -109,7 +109,7 @@ def test_cancel_of_a_job_with_no_checkpoint_names_what_it_was_restored_from(
 ) -> None:
     source = savepoint(config, "savepoint-aaaaaa-0123456789ab")
     flink.add(FakeJob(JOB, "rec", "RESTARTING", checkpoints=restored(f"file:{source}")))
-    result = lifecycle.cancel(config, "rec", tick=no_tick)
+    result = retention.cancel(config, "rec", tick=no_tick)
     assert result.resume_from is not None
     assert result.resume_from.path == f"file:{source}"
     assert result.resume_from.what == "the savepoint it was restored from"
@@ -117,7 +117,7 @@ def test_cancel_of_a_job_with_no_checkpoint_names_what_it_was_restored_from(
 
 def test_cancel_with_nothing_retained_says_so(config: StackConfig, flink: FakeFlink) -> None:
     flink.add(FakeJob(JOB, "rec", "RESTARTING"))
-    assert lifecycle.cancel(config, "rec", tick=no_tick).resume_from is None
+    assert retention.cancel(config, "rec", tick=no_tick).resume_from is None
 
 
 def test_cancel_of_no_active_job_is_one_line_naming_the_fix(
@@ -125,7 +125,7 @@ def test_cancel_of_no_active_job_is_one_line_naming_the_fix(
 ) -> None:
     flink.add(FakeJob(JOB, "rec", "CANCELED"))
     with pytest.raises(JobNotRunningError) as caught:
-        lifecycle.cancel(config, "rec", tick=no_tick)
+        retention.cancel(config, "rec", tick=no_tick)
     message = str(caught.value)
     assert "\n" not in message
     assert f"its last run, {JOB}, is CANCELED" in message
@@ -139,7 +139,7 @@ def test_a_cancel_that_does_not_end_names_where_to_look(
     flink = FakeFlink(polls_to_cancel=10**9).install(monkeypatch)
     flink.add(FakeJob(JOB, "rec", "RESTARTING"))
     with pytest.raises(JobOperationError, match=r"CANCELLING\); check it with `streamrec job st"):
-        lifecycle.cancel(config, "rec", tick=no_tick, timeout_s=0)
+        retention.cancel(config, "rec", tick=no_tick, timeout_s=0)
 
 
 def test_stop_of_a_restarting_job_says_to_cancel_it(config: StackConfig, flink: FakeFlink) -> None:
@@ -198,7 +198,7 @@ def test_prune_keeps_the_newest_and_deletes_only_flink_savepoints_of_this_job(
     # Another job runs, restored from the second-oldest: it stays.
     flink.add(FakeJob("b" * 32, "other", "RUNNING", checkpoints=restored(f"file:{sps[1]}")))
 
-    deleted = lifecycle.prune_savepoints(config, "rec", keep=2)
+    deleted = retention.prune_savepoints(config, "rec", keep=2)
 
     assert {r.path for r in deleted} == {f"file:{p}" for p in (sps[0], sps[2], sps[3])}
     assert [p.exists() for p in sps] == [False, True, False, False, True, True]
@@ -216,13 +216,13 @@ def test_prune_keeps_everything_when_told_or_when_flink_cannot_say(
 ) -> None:
     sps = [savepoint(config, f"savepoint-aaaaaa-{n:012x}") for n in range(3)]
     Deployment("rec", JOB, 1, [], [record(p, n) for n, p in enumerate(sps)]).save(config)
-    assert lifecycle.prune_savepoints(config, "rec", keep=0) == []
-    assert lifecycle.prune_savepoints(config, "rec", keep=3) == []
+    assert retention.prune_savepoints(config, "rec", keep=0) == []
+    assert retention.prune_savepoints(config, "rec", keep=3) == []
     flink.add(FakeJob("b" * 32, "other", "RUNNING"))
     flink.fail_checkpoints = True
-    assert lifecycle.prune_savepoints(config, "rec", keep=1) == []
+    assert retention.prune_savepoints(config, "rec", keep=1) == []
     assert all(p.exists() for p in sps)
-    assert lifecycle.prune_savepoints(config, "nobody", keep=1) == []
+    assert retention.prune_savepoints(config, "nobody", keep=1) == []
 
 
 def test_cancel_job_sends_patch_mode_cancel(
