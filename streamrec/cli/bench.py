@@ -13,7 +13,7 @@ from streamrec.bench.load import describe, load_average
 from streamrec.bench.run import QUICK_PLAN, SYSTEMS, Options, run_benchmark
 from streamrec.bench.runner import Plan
 from streamrec.cli.errors import user_errors
-from streamrec.cli.stack import build_config, stack_options
+from streamrec.cli.stack import stack_options
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
 from streamrec.stack.ports import is_listening
@@ -69,7 +69,7 @@ def bench(
     consumer and (c) score_batch alone, measured before and after each system, on the
     same model and traffic; writes results.json, throughput_vs_latency.png and bench.log
     (with the load average of every phase). Needs `streamrec stack up` first."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     _require_stack(config)
     _quiet_tensorflow()
     options = Options(

@@ -15,7 +15,7 @@ import click
 
 from streamrec.cli import model as model_cli
 from streamrec.cli.errors import user_errors
-from streamrec.cli.stack import build_config, stack_options
+from streamrec.cli.stack import stack_options
 from streamrec.jobs import recommend
 from streamrec.model_registry.replay import live_copies, records_stamped_at_send, replay
 from streamrec.ops import lifecycle
@@ -110,7 +110,7 @@ def demo(
     **ports: int | None,
 ) -> None:
     """Start the stack, train and publish a model, run the job, stream events, show results."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     Stack(config, echo=click.echo).up()
     version = ensure_champion(ctx, config, retrain)
     ctx.invoke(

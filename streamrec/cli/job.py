@@ -15,7 +15,7 @@ import click
 
 from streamrec.cli.errors import user_errors
 from streamrec.cli.progress import Progress
-from streamrec.cli.stack import build_config, stack_options
+from streamrec.cli.stack import stack_options
 from streamrec.ops import lifecycle, retention
 from streamrec.ops.deployments import SavepointRecord
 from streamrec.stack.config import StackConfig
@@ -89,7 +89,7 @@ def deploy(
     **ports: int | None,
 ) -> None:
     """Submit the job and wait until every task runs."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     lifecycle.validate_job_args(config, name, job_args)
     progress = Progress()
     deployment = lifecycle.deploy(
@@ -112,7 +112,7 @@ def savepoint(
     data_dir: Path | None, name: str, native: bool, keep_savepoints: int, **ports: int | None
 ) -> None:
     """Take a savepoint; the job keeps running."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     progress = Progress()
     record = lifecycle.take_savepoint(
         config, name, stop=False, reason="savepoint", tick=progress, native_format=native
@@ -137,7 +137,7 @@ def stop(
     **ports: int | None,
 ) -> None:
     """Stop the job with a savepoint (resume it with `deploy --from-savepoint`)."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     if no_savepoint:
         cancel_job(config, name)
         return
@@ -156,7 +156,7 @@ def cancel(data_dir: Path | None, name: str, **ports: int | None) -> None:
     What the job did since its newest retained checkpoint is not saved; the command names
     that checkpoint, and deploying from it re-reads the input from there.
     """
-    cancel_job(build_config(data_dir, **ports), name)
+    cancel_job(StackConfig.for_data_dir(data_dir, **ports), name)
 
 
 def cancel_job(config: StackConfig, name: str) -> None:
@@ -222,7 +222,7 @@ def upgrade(
 
     JOB_ARGS after `--` are added to those the job was deployed with (later ones win).
     """
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     lifecycle.validate_job_args(config, name, job_args)
     progress = Progress()
     result = lifecycle.resubmit(
@@ -247,7 +247,7 @@ def rescale(
     data_dir: Path | None, name: str, parallelism: int, keep_savepoints: int, **ports: int | None
 ) -> None:
     """Stop with a savepoint and resubmit with another parallelism."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     progress = Progress()
     result = lifecycle.resubmit(
         config, name, parallelism=parallelism, reason="rescale", tick=progress
@@ -261,7 +261,7 @@ def rescale(
 @job_options
 def status(data_dir: Path | None, name: str, **ports: int | None) -> None:
     """State, parallelism, restarts, checkpoints and savepoints of the job."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     st = lifecycle.job_status(config, name)
     uptime = time.time() - st.start_ms / 1000
     click.echo(f"job {name}: {st.state} as {st.job_id}, parallelism {st.parallelism}")

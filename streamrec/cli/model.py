@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from streamrec.cli.errors import user_errors
-from streamrec.cli.stack import build_config
 from streamrec.stack.config import StackConfig
 from streamrec.stack.keys import signing_key_path
 
@@ -26,7 +25,7 @@ model_name_option = click.option(
 
 def _local_stack() -> StackConfig:
     """The stack ``streamrec stack up`` recorded in $STREAMREC_HOME (or its defaults)."""
-    return build_config(None)
+    return StackConfig.for_data_dir(None)
 
 
 tracking_option = click.option(

@@ -11,7 +11,7 @@ import click
 
 from streamrec.cli.errors import user_errors
 from streamrec.stack import toolchain
-from streamrec.stack.config import StackConfig, default_cache_dir, default_data_dir
+from streamrec.stack.config import StackConfig, default_cache_dir
 from streamrec.stack.launcher import ALL_SERVICES, Stack
 from streamrec.stack.services.flink import FlinkService
 
@@ -53,15 +53,6 @@ def stack_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def build_config(data_dir: Path | None, **ports: int | None) -> StackConfig:
-    """Flags win; then the ports recorded by the last ``up`` in this data dir; then defaults."""
-    directory = (data_dir or default_data_dir()).resolve()
-    base = StackConfig.load_saved(directory) or StackConfig(
-        data_dir=directory, cache_dir=default_cache_dir()
-    )
-    return base.with_overrides(**ports)
-
-
 def services_argument(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("services", nargs=-1, type=click.Choice(ALL_SERVICES))(func)
 
@@ -77,7 +68,7 @@ def stack() -> None:
 @user_errors
 def up(data_dir: Path | None, services: tuple[str, ...], **ports: int | None) -> None:
     """Start (or confirm) the servers, then create topics and tables. Idempotent."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     started = time.monotonic()
     reports = Stack(config, echo=click.echo).up(services or None)
     click.echo(f"stack ready in {time.monotonic() - started:.1f}s (data dir {config.data_dir})")
@@ -91,7 +82,7 @@ def up(data_dir: Path | None, services: tuple[str, ...], **ports: int | None) ->
 @user_errors
 def down(data_dir: Path | None, services: tuple[str, ...], **ports: int | None) -> None:
     """Stop the servers this data dir started (by pid: SIGTERM, SIGKILL after a grace period)."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     for name, outcome in Stack(config, echo=click.echo).down(services or None).items():
         click.echo(f"{name}: {outcome}")
 
@@ -102,7 +93,7 @@ def down(data_dir: Path | None, services: tuple[str, ...], **ports: int | None) 
 @user_errors
 def status(data_dir: Path | None, services: tuple[str, ...], **ports: int | None) -> None:
     """What is up, where, since when and how much memory it holds. Exit 1 if anything is not up."""
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     rows = Stack(config, echo=click.echo).status(services or None)
     now = time.time()
     for row in rows:
@@ -123,7 +114,7 @@ def status(data_dir: Path | None, services: tuple[str, ...], **ports: int | None
 @user_errors
 def logs(data_dir: Path | None, service: str, lines: int, **ports: int | None) -> None:
     """Show the end of a service's logs."""
-    click.echo(Stack(build_config(data_dir, **ports)).logs(service, lines))
+    click.echo(Stack(StackConfig.for_data_dir(data_dir, **ports)).logs(service, lines))
 
 
 @stack.command()
@@ -135,7 +126,7 @@ def env(data_dir: Path | None, **ports: int | None) -> None:
     eval "$(streamrec stack env)" and then `flink list`, `flink savepoint JOB_ID`,
     `flink run --python job.py` work as with a Flink distribution.
     """
-    config = build_config(data_dir, **ports)
+    config = StackConfig.for_data_dir(data_dir, **ports)
     lines = FlinkService(config).shell_exports()
     click.echo(f"# Flink CLI for the stack in {config.data_dir} ({config.flink_rest_url})")
     click.echo("\n".join(lines))

@@ -159,9 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain-timeout-s", type=float, default=300.0)
     args = p.parse_args(argv)
 
-    from streamrec.cli.stack import build_config
-
-    config = build_config(None)
+    config = StackConfig.for_data_dir(None)
     Stack(config).up()
     soak = Soak(config, f"soak_{uuid.uuid4().hex[:6]}", args.events, args.rate, args.users)
     ensure_topics(config.kafka_bootstrap, stack_topics(4, prefix=f"{soak.prefix}_"))

@@ -94,5 +94,13 @@ class StackConfig:
         values["cache_dir"] = Path(values["cache_dir"])
         return cls(**values)
 
+    @classmethod
+    def for_data_dir(cls, data_dir: Path | None, **ports: int | None) -> StackConfig:
+        """The stack in ``data_dir`` (default: :func:`default_data_dir`): the ports given
+        win, then those recorded by its last ``up``, then the defaults."""
+        directory = (data_dir or default_data_dir()).resolve()
+        base = cls.load_saved(directory) or cls(data_dir=directory, cache_dir=default_cache_dir())
+        return base.with_overrides(**ports)
+
     def with_overrides(self, **overrides: object) -> StackConfig:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -25,6 +25,15 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
     assert config.with_overrides(kafka_port=None, mlflow_port=15000).mlflow_port == 15000
 
 
+def test_for_data_dir_takes_given_ports_then_saved_ones_then_defaults(tmp_path: Path) -> None:
+    assert StackConfig.for_data_dir(tmp_path).kafka_port == 9092
+    saved = StackConfig(data_dir=tmp_path, cache_dir=tmp_path, kafka_port=19092, cassandra_port=1)
+    saved.save()
+    config = StackConfig.for_data_dir(tmp_path, cassandra_port=29042, flink_rest_port=None)
+    assert (config.kafka_port, config.cassandra_port) == (19092, 29042)  # saved, then given
+    assert config.flink_rest_port == 8081  # neither: the default
+
+
 def test_flatten_turns_nested_yaml_into_flink_keys() -> None:
     assert flatten({"a": {"b": {"c": 1}, "d": [1, 2]}, "e": "x"}) == {
         "a.b.c": 1,
