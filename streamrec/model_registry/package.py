@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from streamrec.model_registry.chunks import chunk, package_sha256, reassemble
 from streamrec.model_registry.errors import (
     ChecksumMismatchError,
     CorruptPackageError,
@@ -76,11 +75,9 @@ __all__ = [
     "PackageLimits",
     "PackageManifest",
     "build_package",
-    "chunk",
     "load_package",
     "package_sha256",
     "read_manifest",
-    "reassemble",
     "write_container",
 ]
 
@@ -254,6 +251,11 @@ def _manifest(zf: SafeZip, limits: PackageLimits) -> PackageManifest:
     if MANIFEST not in zf.members:
         raise CorruptPackageError(f"package has no {MANIFEST}")
     return parse_manifest(zf.read(MANIFEST, limits.max_manifest_bytes), limits)
+
+
+def package_sha256(package: bytes) -> str:
+    """The digest a model reference names its package by."""
+    return hashlib.sha256(package).hexdigest()
 
 
 def _load(

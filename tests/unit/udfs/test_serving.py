@@ -8,7 +8,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from streamrec.model_registry.artifact_store import FileArtifactStore
-from streamrec.model_registry.chunks import chunk
 from streamrec.model_registry.package import build_package
 from streamrec.model_registry.publisher import reference_for
 from streamrec.model_registry.reference import ModelReference
@@ -160,7 +159,7 @@ def test_stray_chunk_first_after_a_restore(pub: Publisher, package_bytes: bytes)
     _, store = serving_with_v1(pub, package_bytes)
     held = dict(store.data)
     restarted = pub.serving()
-    stray = chunk(package_bytes, 40_000, model_name="m", version="0")[1].to_bytes()
+    stray = b"SRPC\x00\x00\x00\x02{}"  # the old inline format's chunk magic, empty header
     outcome = restarted.handle("model", stray, store)
     assert not outcome.accepted and outcome.reason == "bad_reference"
     assert restarted.model is not None and restarted.model.version == "1"
