@@ -155,6 +155,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_FETCH_TIMEOUT_S,
         help="most time to fetch one package from the artifact store",
     )
+    p.add_argument(
+        "--scoring-python",
+        default=None,
+        help="Python interpreter that runs each scoring worker on the TaskManagers (default: "
+        "the TaskManager's own Python)",
+    )
+    p.add_argument(
+        "--scoring-tf-threads",
+        type=int,
+        default=0,
+        help="TensorFlow threads per scoring worker; 0: one per core",
+    )
     p.add_argument("--out-of-orderness-ms", type=int, default=5_000)
     p.add_argument("--idleness-ms", type=int, default=30_000)
     return p.parse_args(argv)
@@ -311,6 +323,8 @@ def _settings(args: argparse.Namespace) -> RecommendSettings:
         half_life_ms=args.half_life_ms,
         cassandra=cassandra,
         model_intake=_intake_settings(args),
+        worker_python=args.scoring_python,
+        worker_tf_threads=args.scoring_tf_threads,
     )
 
 

@@ -105,3 +105,11 @@ class UnexpectedMemberError(CorruptPackageError):
 class InvalidContentError(CorruptPackageError):
     """An artifact's content is unusable: a bad array header, dtype or shape, non-finite
     values, category indices out of range, duplicate or malformed item ids."""
+
+
+class PackageRejectedError(ModelIntakeError):
+    """A package the scoring worker refused to load; ``reason`` is the worker's code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -1,4 +1,4 @@
-"""From a message on ``models`` to a loaded model: parse, verify origin, fetch, load.
+"""From a message on ``models`` to a package's bytes: parse, verify origin, fetch.
 
 Each step raises its own ModelRegistryError subclass (reference, signature, artifact,
 package), whose ``reason`` names the rejection in the job's log and metrics. Nothing here
@@ -16,7 +16,6 @@ from streamrec.model_registry.artifact_fetch import (
     ArtifactFetcher,
     default_cache_dir,
 )
-from streamrec.model_registry.package import LoadedModel, load_package
 from streamrec.model_registry.package_limits import DEFAULT_LIMITS, PackageLimits
 from streamrec.model_registry.reference import ModelReference, parse_reference
 from streamrec.model_registry.signing import public_key_from_base64, trusted_keys, verify
@@ -51,9 +50,10 @@ class ModelIntake:
             ),
         )
 
-    def load(self, raw: bytes) -> tuple[ModelReference, LoadedModel]:
-        """The verified reference and its loaded model, or a ModelRegistryError."""
+    def fetch(self, raw: bytes) -> tuple[ModelReference, bytes]:
+        """The verified reference and its package's bytes (digest checked), or a
+        ModelRegistryError. What the package holds is checked where it is loaded."""
         reference = parse_reference(raw)
         verify(reference, self.keys)
-        package = self.fetcher.fetch(reference)
-        return reference, load_package(package, self.feature_spec, reference.sha256, self.limits)
+        return reference, self.fetcher.fetch(reference)
+

@@ -51,12 +51,12 @@ from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
-from streamrec.contracts.recommendation import Recommendation
-from streamrec.scoring.pipeline import ScoringConfig, score_batch
-from streamrec.scoring.popularity import FALLBACK_VERSION, PopularityFallback
+from streamrec.scoring.batch_answer import BatchRequest
+from streamrec.scoring.worker import WorkerSettings
+from streamrec.scoring.worker_client import ScoringWorker
 from streamrec.state import user_state
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
-from streamrec.udfs.cassandra_sink import CassandraSettings, RecsWriter
+from streamrec.udfs.cassandra_sink import CassandraSettings
 from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
 from streamrec.udfs.timer_rounds import TimerRounds
@@ -99,6 +99,21 @@ class RecommendSettings:
     cassandra: CassandraSettings | None = None
     model_intake: IntakeSettings = field(default_factory=IntakeSettings)
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
+    worker_python: str | None = None
+    """Interpreter of the scoring worker; None: the TaskManager's Python."""
+    worker_tf_threads: int = 0
+    """TensorFlow threads of the scoring worker; 0: one per core."""
+
+    def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings(
+            k=self.k,
+            num_candidates=self.num_candidates,
+            retrieval_backend=self.retrieval_backend,
+            feature_spec=default_spec(self.half_life_ms),
+            package_limits=self.model_intake.package_limits,
+            cassandra=self.cassandra,
+            tf_threads=self.worker_tf_threads,
+        )
 
 
 class RecommendFunction(KeyedBroadcastProcessFunction):
@@ -109,18 +124,20 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         s = self.settings
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
-        self.serving = Serving(default_spec(s.half_life_ms), s.retrieval_backend, s.model_intake)
-        self.fallback = PopularityFallback()
+        self.worker = ScoringWorker(s.worker_settings(), s.worker_python)
+        self.worker.start()
+        self.serving = Serving(
+            default_spec(s.half_life_ms),
+            loader=self.worker.load_model,
+            rules_sink=self.worker.set_rules,
+            intake=s.model_intake,
+        )
         self.rounds = TimerRounds(s.max_delay_ms)
         self.batch: list[tuple[Event, UserFeatures]] = []
-        self.writer = RecsWriter(s.cassandra) if s.cassandra is not None else None
-        if self.writer is not None:
-            self.writer.open()
         self._register_metrics(runtime_context.get_metrics_group())
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        self.worker.close()
 
     def process_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext):
         self._restore_serving(ctx)
@@ -148,7 +165,6 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             self.events_failed.inc()
             log.exception("event %s could not be folded into user state; skipped", value)
             return
-        self.fallback.observe(event)
         self.events_in.inc()
         tick = self.rounds.schedule(event.user_id, int(time.time() * 1000))
         if tick is not None:
@@ -191,69 +207,33 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
                       outcome.kind)  # fmt: skip
 
     def _flush(self) -> Iterator[Row]:
+        """Score the drained events in the worker and emit its records (see scoring.worker)."""
         batch, self.batch = self.batch, []
         started = time.perf_counter()
-        features = [f for _, f in batch]
-        model = self.serving.model
-        rules = self.serving.rules
-        lists = None
-        if model is not None:
-            config = ScoringConfig(
-                k=self.settings.k,
-                num_candidates=self.settings.num_candidates,
-                backend=self.settings.retrieval_backend,
-                rules=rules.filters if rules is not None else None,
-                overlay=rules.overlay if rules is not None else None,
-            )
-            try:
-                result = score_batch(model, features, config)
-            except Exception:
-                # The package verified and loaded, so this is a bug or a model that only
-                # fails on some inputs; re-raising would replay the same batch forever.
-                self.scoring_errors.inc()
-                log.exception(
-                    "model %s failed on a batch of %d; answered by popularity",
-                    model.version,
-                    len(batch),
-                )
-            else:
-                lists = result.recommendations
-                version, name = model.version, model.model_name
-                self._candidates_per_event = {
-                    stage: total // len(batch) for stage, total in result.candidates_after.items()
-                }
-        if lists is None:
-            lists = self.fallback.recommend(features, self.settings.k)
-            version, name = FALLBACK_VERSION, None
-            self._candidates_per_event = {}
-        emitted = int(time.time() * 1000)
-        recs = [
-            Recommendation(
-                event_id=event.event_id,
-                user_id=event.user_id,
-                items=items,
-                model_version=version,
-                model_name=name,
-                rules_version=rules.version if rules is not None else None,
-                event_ts=event.ts,
-                emitted_ts=emitted,
-                events_seen=sum(after.event_counts.values()),
-            )
-            for (event, after), items in zip(batch, lists, strict=True)
-        ]
+        answer = self.worker.score(
+            BatchRequest([event for event, _ in batch], [after for _, after in batch])
+        )
+        if answer.scoring_error is not None:
+            self.scoring_errors.inc()
+            log.error("model %s failed on a batch of %d, answered by popularity: %s",
+                      self._model_version_text(), len(batch), answer.scoring_error)  # fmt: skip
+        self._candidates_per_event = answer.candidates_after
         self._last_batch = len(batch)
         self._last_score_ms = (time.perf_counter() - started) * 1000
-        # Cassandra round trips overlap the emission; finish() still returns inside this
-        # timer callback, before any checkpoint barrier can be handled (see cassandra_sink).
-        writes = self.writer.start(recs) if self.writer is not None else None
         self.batches.inc()
-        self.recs_out.inc(len(recs))
-        for rec in recs:
-            yield Row(user_id=rec.user_id, value=rec.to_json())
-        if writes is not None:
-            waited_from = time.perf_counter()
-            self.writer.finish(writes)
-            self._last_cassandra_ms = (time.perf_counter() - waited_from) * 1000
+        self.recs_out.inc(len(answer.values))
+        # The worker writes Cassandra while these travel to Kafka; ``written`` returns inside
+        # this timer callback, before any checkpoint barrier can be handled (cassandra_sink).
+        for user_id, value in zip(answer.user_ids, answer.values, strict=True):
+            yield Row(user_id=user_id, value=value)
+        report = self.worker.written()
+        self._last_cassandra_ms = report.wait_ms
+        self._cassandra_rows_rejected = report.rows_rejected
+        self._cassandra_retries = report.retries
+
+    def _model_version_text(self) -> str:
+        model = self.serving.model
+        return model.version if model is not None else "none"
 
     def _register_metrics(self, group: Any) -> None:
         """Everything here shows under the operator in the REST API and the dashboard."""
@@ -281,10 +261,12 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         group.gauge("cassandraWriteLatencyMicros", lambda: int(self._last_cassandra_ms * 1000))
         group.gauge("timersWaiting", lambda: self.rounds.waiting)
         # Rows Cassandra refused for good (bad request: skipped, the answer is on Kafka) and
-        # transient-error retries, over this subtask's life.
-        writer = self.writer
-        group.gauge("cassandraRowsRejected", lambda: writer.rows_rejected if writer else 0)
-        group.gauge("cassandraRetries", lambda: writer.retries if writer else 0)
+        # transient-error retries, over the scoring worker's life.
+        self._cassandra_rows_rejected = 0
+        self._cassandra_retries = 0
+        group.gauge("cassandraRowsRejected", lambda: self._cassandra_rows_rejected)
+        group.gauge("cassandraRetries", lambda: self._cassandra_retries)
+        group.gauge("scoringWorkerRestarts", lambda: self.worker.restarts)
         group.gauge("modelVersion", self._model_version_gauge)
         for stage in ("retrieved", "filtered", "returned"):
             group.gauge(

@@ -32,9 +32,8 @@ from typing import Protocol
 from streamrec.contracts.errors import InvalidRulesError
 from streamrec.contracts.rules import RuleSet, parse_rules
 from streamrec.model_registry.errors import ModelRegistryError, PackageError
-from streamrec.model_registry.package import LoadedModel
-from streamrec.scoring.pipeline import ScoringConfig, score_batch
-from streamrec.state.features import UNKNOWN_CATEGORY, FeatureSpec, UserFeatures
+from streamrec.scoring.warm import ServedModel
+from streamrec.state.features import FeatureSpec
 from streamrec.udfs.model_intake import IntakeSettings, ModelIntake
 
 log = logging.getLogger(__name__)
@@ -104,20 +103,39 @@ def internal_error(kind: str, ex: BaseException) -> Outcome:
                    "internal_error")  # fmt: skip
 
 
+class ModelLoader(Protocol):
+    """Loads, indexes and traces a fetched, digest-checked package where it will score
+    (the job's scoring worker) and returns what the keyed side needs of it; raises a
+    ModelRegistryError (with a ``reason``) for a package that must be rejected."""
+
+    def __call__(self, package: bytes, sha256: str) -> ServedModel: ...
+
+
+class RulesSink(Protocol):
+    """Where accepted rules go to be applied (the job's scoring worker)."""
+
+    def __call__(self, raw: bytes) -> None: ...
+
+
 class Serving:
-    """The model and rules one scoring subtask serves, and their verification."""
+    """The model and rules one scoring subtask serves, and their verification.
+
+    References are verified and packages fetched here; ``loader`` loads them where they
+    score. ``model`` is what the keyed side needs: version, name, catalogue categories.
+    """
 
     def __init__(
         self,
         feature_spec: FeatureSpec,
-        retrieval_backend: str = "auto",
+        loader: ModelLoader,
+        rules_sink: RulesSink | None = None,
         intake: IntakeSettings | None = None,
     ) -> None:
         self.feature_spec = feature_spec
-        self.retrieval_backend = retrieval_backend
-        self.model: LoadedModel | None = None
+        self._loader = loader
+        self._rules_sink = rules_sink
+        self.model: ServedModel | None = None
         self.rules: RuleSet | None = None
-        self._category_of: dict[str, str] = {}
         self._restored = False
         self._intake_settings = intake or IntakeSettings()
         self._intake: ModelIntake | None = None
@@ -125,7 +143,7 @@ class Serving:
     @property
     def category_of(self) -> Mapping[str, str]:
         """Item id -> category name of the serving model's catalogue (empty without one)."""
-        return self._category_of
+        return self.model.category_of if self.model is not None else {}
 
     @property
     def needs_restore(self) -> bool:
@@ -163,6 +181,8 @@ class Serving:
             rules = store.get(RULES_KEY) if store.contains(RULES_KEY) else None
             if rules is not None and self.rules is None:
                 self.rules = parse_rules(bytes(rules))
+                if self._rules_sink is not None:
+                    self._rules_sink(bytes(rules))
         except Exception as ex:
             log.error("rules in broadcast state no longer parse, serving none: %s: %s",
                       type(ex).__name__, ex)  # fmt: skip
@@ -189,11 +209,12 @@ class Serving:
             return Outcome("model", True, self.model.version, "that model is already serving")
         started = time.monotonic()
         try:
-            reference, model = self.intake.load(raw)
+            reference, package = self.intake.fetch(raw)
+            model = self._loader(package, reference.sha256)
         except ModelRegistryError as ex:
             reason = "bad_package" if isinstance(ex, PackageError) else getattr(ex, "reason", "")
             return Outcome("model", False, None, f"model rejected: {ex}", reason or "rejected")
-        self._serve_model(model)
+        self.model = model
         store.put(MODEL_KEY, bytes(raw))
         loaded_ms = (time.monotonic() - started) * 1000
         since_publish = int(time.time() * 1000) - reference.published_ms
@@ -210,6 +231,8 @@ class Serving:
             rules = parse_rules(raw)
         except InvalidRulesError as ex:
             return Outcome("rules", False, None, f"rules rejected: {ex}", "bad_rules")
+        if self._rules_sink is not None:
+            self._rules_sink(raw)
         store.put(RULES_KEY, raw)
         self.rules = rules
         return Outcome("rules", True, rules.version, f"rules {rules.version} now serving")
@@ -219,26 +242,7 @@ class Serving:
         if raw is None or self.model is not None:
             return
         started = time.monotonic()
-        reference, model = self.intake.load(bytes(raw))
-        self._serve_model(model)
+        reference, package = self.intake.fetch(bytes(raw))
+        self.model = self._loader(package, reference.sha256)
         log.info("restored %s from broadcast state in %.0f ms", reference.describe(),
                  (time.monotonic() - started) * 1000)  # fmt: skip
-
-    def _serve_model(self, model: LoadedModel) -> None:
-        category_of = category_lookup(model)
-        # Build now what the first batch would otherwise build on the scoring path: the
-        # retrieval index (HNSW takes seconds at 100K items) and the traced TF graphs,
-        # which serve every batch size once traced (scoring.compiled). A model that fails
-        # here is rejected before it replaces anything.
-        score_batch(model, [UserFeatures()], ScoringConfig(backend=self.retrieval_backend))
-        self._category_of = category_of
-        self.model = model
-
-
-def category_lookup(model: LoadedModel) -> dict[str, str]:
-    """Item id -> category name, as features.update needs it, from a model's catalogue."""
-    names = model.vectorizer.categories
-    return {
-        item: names[c - 1] if c > 0 else UNKNOWN_CATEGORY
-        for item, c in zip(model.item_ids, model.item_categories.tolist(), strict=True)
-    }

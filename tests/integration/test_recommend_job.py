@@ -21,11 +21,11 @@ from streamrec.model_registry.publisher import reference_for
 from streamrec.model_registry.synthetic import generate
 from streamrec.model_registry.train import TrainResult
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
+from streamrec.scoring.warm import category_lookup
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.cql_client import connect
 from streamrec.state.features import UserFeatures, default_spec, update
-from streamrec.udfs.serving import category_lookup
 from tests.integration.job_harness import (
     EventProducer,
     JobTopics,

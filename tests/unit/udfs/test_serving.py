@@ -9,10 +9,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from streamrec.model_registry.artifact_store import FileArtifactStore
 from streamrec.model_registry.package import build_package
+from streamrec.model_registry.package_limits import DEFAULT_LIMITS
 from streamrec.model_registry.publisher import reference_for
 from streamrec.model_registry.reference import ModelReference
 from streamrec.model_registry.signing import public_key_base64, sign
 from streamrec.model_registry.train import TrainResult
+from streamrec.scoring.warm import InProcessLoader
 from streamrec.state.features import default_spec
 from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.serving import (
@@ -22,6 +24,10 @@ from streamrec.udfs.serving import (
     Latin1Store,
     Serving,
 )
+
+
+def in_process() -> InProcessLoader:
+    return InProcessLoader(default_spec(), DEFAULT_LIMITS)
 
 
 class DictStore:
@@ -63,7 +69,7 @@ class Publisher:
             cache_dir=str(self.cache),
             max_artifact_bytes=max_bytes,
         )
-        return Serving(default_spec(), intake=settings)
+        return Serving(default_spec(), in_process(), intake=settings)
 
 
 @pytest.fixture
@@ -212,7 +218,9 @@ def test_oversize_artifact_is_rejected(pub: Publisher, package_bytes: bytes) -> 
 
 
 def test_without_a_public_key_every_model_is_rejected(pub: Publisher, package_bytes) -> None:
-    serving = Serving(default_spec(), intake=IntakeSettings(cache_dir=str(pub.cache)))
+    serving = Serving(
+        default_spec(), in_process(), intake=IntakeSettings(cache_dir=str(pub.cache))
+    )
     outcome = serving.handle("model", pub.raw(package_bytes, "1"), DictStore())
     assert not outcome.accepted and "no publisher public key" in outcome.message
 
@@ -225,7 +233,7 @@ def test_unexpected_exceptions_become_rejections(
     def explode(*args: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(serving.intake, "load", explode)
+    monkeypatch.setattr(serving.intake, "fetch", explode)
     monkeypatch.setattr("streamrec.udfs.serving.parse_rules", explode)
     for kind in ("model", "rules"):
         outcome = serving.handle(kind, b'{"version": "r9"}', store)
@@ -260,7 +268,7 @@ def test_the_same_reference_again_is_not_reloaded(pub: Publisher, package_bytes:
 
 
 def test_bad_rules_keep_the_previous_rules() -> None:
-    serving, store = Serving(default_spec()), DictStore()
+    serving, store = Serving(default_spec(), in_process()), DictStore()
     assert serving.handle("rules", json.dumps({"version": "r1"}).encode(), store).accepted
     outcome = serving.handle("rules", b'{"version": "r2", "boost": 1}', store)
     assert not outcome.accepted and "unknown rule fields" in outcome.message

@@ -1,0 +1,168 @@
+"""The scoring worker: a Python process of its own that scores the operator's batches.
+
+The scoring operator runs in the TaskManager's embedded interpreter (thread mode), where
+keyed state is cheap but every Python operator, the Cassandra driver's I/O thread and
+TensorFlow's input binding share one interpreter lock with the JVM's calls into Python.
+Measured there: a batch of 48 took 151 ms to score, against 13 ms for 64 in a plain
+process (docs/architecture.md, "The hot path"). So the operator keeps what must be
+per event and keyed (the state update) and hands each batch to this process, which has
+an interpreter lock, TensorFlow and a Cassandra session of its own, and answers with the
+serialized records. The operator waits for the answer inside its timer callback, so a
+checkpoint still never covers a batch whose records and Cassandra rows are not written.
+
+Protocol (frames of ``scoring.frames``; one request at a time, in order)::
+
+    -> ("init", WorkerSettings)          <- ("ok", None)
+    -> ("model", (package, sha256))      <- ("ok", ServedModel) | ("rejected", (reason, text))
+    -> ("rules", rules bytes)            <- ("ok", version)
+    -> ("score", BatchRequest)           <- ("scored", BatchAnswer), then
+                                            ("written", WriteReport) | ("write_failed", text)
+
+A rejected model leaves the previous one serving. Run: ``python -m streamrec.scoring``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, BinaryIO
+
+from streamrec.contracts.rules import RuleSet, parse_rules
+from streamrec.model_registry.errors import ModelRegistryError, PackageError
+from streamrec.model_registry.package import LoadedModel
+from streamrec.model_registry.package_limits import DEFAULT_LIMITS, PackageLimits
+from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, answer_batch
+from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
+from streamrec.scoring.popularity import PopularityFallback
+from streamrec.scoring.warm import load_warm, served
+from streamrec.state.features import FeatureSpec, default_spec
+from streamrec.udfs.cassandra_sink import CassandraSettings, CassandraWriteError, RecsWriter
+
+log = logging.getLogger("streamrec.scoring.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    k: int = 20
+    num_candidates: int = 200
+    retrieval_backend: str = "auto"
+    feature_spec: FeatureSpec = field(default_factory=default_spec)
+    package_limits: PackageLimits = DEFAULT_LIMITS
+    cassandra: CassandraSettings | None = None
+    tf_threads: int = 0
+    """TensorFlow intra/inter-op threads; 0 leaves TensorFlow's default (one per core)."""
+
+
+@dataclass
+class WriteReport:
+    wait_ms: float
+    """What the batch still waited for Cassandra after its answer was sent."""
+    rows_rejected: int
+    retries: int
+
+
+class Scorer:
+    """The model, rules and popularity one worker serves, and what it does per request."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.model: LoadedModel | None = None
+        self.rules: RuleSet | None = None
+        self.fallback = PopularityFallback()
+        self.writer = RecsWriter(settings.cassandra) if settings.cassandra else None
+        if self.writer is not None:
+            self.writer.open()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def load_model(self, package: bytes, sha256: str) -> tuple[str, Any]:
+        s = self.settings
+        try:
+            model = load_warm(package, sha256, s.feature_spec, s.package_limits,
+                              s.retrieval_backend)  # fmt: skip
+        except ModelRegistryError as ex:
+            reason = "bad_package" if isinstance(ex, PackageError) else getattr(ex, "reason", "")
+            return "rejected", (reason or "bad_package", f"model rejected: {ex}")
+        self.model = model
+        return "ok", served(model)
+
+    def set_rules(self, raw: bytes) -> tuple[str, Any]:
+        rules = parse_rules(raw)  # the operator parsed these bytes already
+        self.rules = rules
+        return "ok", rules.version
+
+    def answer(self, request: BatchRequest) -> BatchAnswer:
+        s = self.settings
+        return answer_batch(request, self.model, self.rules, self.fallback, s.k,
+                            s.num_candidates, s.retrieval_backend)  # fmt: skip
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """Answer requests until the operator closes the pipe."""
+    op, settings = read_frame(requests)
+    if op != "init":
+        raise ValueError(f"the first request must be init, got {op!r}")
+    _limit_threads(settings.tf_threads)
+    scorer = Scorer(settings)
+    write_frame(replies, ("ok", None))
+    try:
+        while True:
+            try:
+                op, payload = read_frame(requests)
+            except WorkerGone:
+                return
+            if op == "score":
+                _score(scorer, payload, replies)
+            elif op == "model":
+                write_frame(replies, scorer.load_model(*payload))
+            elif op == "rules":
+                write_frame(replies, scorer.set_rules(payload))
+            else:
+                raise ValueError(f"unknown request {op!r}")
+    finally:
+        scorer.close()
+
+
+def _score(scorer: Scorer, request: BatchRequest, replies: BinaryIO) -> None:
+    answer = scorer.answer(request)
+    writer = scorer.writer
+    # Rows travel to Cassandra while the operator emits the answer to Kafka.
+    pending = writer.start(answer.recommendations) if writer is not None else None
+    write_frame(replies, ("scored", replace(answer, recommendations=[])))
+    if writer is None or pending is None:
+        write_frame(replies, ("written", WriteReport(0.0, 0, 0)))
+        return
+    started = time.perf_counter()
+    try:
+        writer.finish(pending)
+    except CassandraWriteError as ex:
+        write_frame(replies, ("write_failed", str(ex)))
+        return
+    wait_ms = (time.perf_counter() - started) * 1000
+    write_frame(replies, ("written", WriteReport(wait_ms, writer.rows_rejected, writer.retries)))
+
+
+def _limit_threads(threads: int) -> None:
+    if threads > 0:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s scoring-worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
+    )
+    # The pipes are the protocol; anything printed must not land in them.
+    requests = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=1 << 20)
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 20)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(requests, replies)
