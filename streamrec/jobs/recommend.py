@@ -25,12 +25,13 @@ from pathlib import Path
 
 from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
 from pyflink.common.typeinfo import Types
-from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.kafka import (
     KafkaOffsetResetStrategy,
     KafkaOffsetsInitializer,
     KafkaSource,
 )
+from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
 from streamrec.contracts.event import MAX_PAST_AGE_MS
@@ -50,7 +51,7 @@ from streamrec.state.features import DEFAULT_HALF_LIFE_MS
 from streamrec.state.user_state import EVENT_TYPE
 from streamrec.udfs.cassandra_sink import CassandraSettings
 from streamrec.udfs.model_intake import IntakeSettings
-from streamrec.udfs.parse_events import DEAD_LETTERS, ParseEvents
+from streamrec.udfs.parse_events import DEAD_LETTERS, KEYED_EVENT_TYPE, ParseEvents
 from streamrec.udfs.recommend_function import (
     CONTROL_TYPE,
     OUTPUT_TYPE,
@@ -189,13 +190,13 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
 
     max_age_ms = int(args.max_event_age_days * 86_400_000)
     parsed = (
-        events.process(ParseEvents(args.events_topic, max_age_ms), output_type=EVENT_TYPE)
+        events.process(ParseEvents(args.events_topic, max_age_ms), output_type=KEYED_EVENT_TYPE)
         .uid("parse-events")
         .name("parse-events")
     )
     control = _control_stream(env, args)
     recommendations = (
-        parsed.key_by(lambda row: row[1], key_type=Types.STRING())
+        _keyed_by_user(parsed)
         .connect(control.broadcast(SERVING_STATE))
         .process(RecommendFunction(_settings(args)), output_type=OUTPUT_TYPE)
         .uid("recommend")
@@ -213,6 +214,18 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
         t_env.create_temporary_table(name, _kafka_sink(args, topic, key))
         statements.add_insert(name, t_env.from_data_stream(stream))
     statements.attach_as_datastream()
+
+
+def _keyed_by_user(parsed: DataStream) -> KeyedStream:
+    """``parsed`` (rows of (user_id, event)) keyed on field 0 in the JVM.
+
+    The same plan PyFlink's ``key_by`` builds, minus its Python operator that computes the
+    key of every record: the parser already emitted it.
+    """
+    j_key_selector = get_gateway().jvm.KeyByKeySelector()
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    j_keyed = parsed._j_data_stream.keyBy(j_key_selector, key_type)
+    return KeyedStream(j_keyed, EVENT_TYPE, parsed)
 
 
 def _kafka_source(

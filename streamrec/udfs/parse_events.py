@@ -20,10 +20,13 @@ from pyflink.datastream import OutputTag, ProcessFunction, RuntimeContext
 from streamrec.contracts.dead_letter import dead_letter_json
 from streamrec.contracts.errors import EVENT_REASONS, InvalidEventError
 from streamrec.contracts.event import MAX_PAST_AGE_MS, parse_event
-from streamrec.state.user_state import event_to_row
+from streamrec.state.user_state import EVENT_TYPE, event_to_row
 
 DEAD_LETTER_TYPE = Types.ROW_NAMED(["reason", "value"], [Types.STRING(), Types.STRING()])
 DEAD_LETTERS = OutputTag("dead-letters", DEAD_LETTER_TYPE)
+# (user_id, event): what PyFlink's key_by would build with a Python key selector, one more
+# Python call per event; the parser emits it directly (jobs.recommend keys on field 0).
+KEYED_EVENT_TYPE = Types.ROW([Types.STRING(), EVENT_TYPE])
 REASONS = EVENT_REASONS
 
 
@@ -76,7 +79,7 @@ class ParseEvents(ProcessFunction):
             yield DEAD_LETTERS, out.to_row()
             return
         self.valid.inc()
-        yield out
+        yield Row(out[1], out)
 
 
 def _as_bytes(value: Any) -> bytes:

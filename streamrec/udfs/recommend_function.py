@@ -124,6 +124,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         s = self.settings
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
+        self.legacy_pending = runtime_context.get_list_state(
+            user_state.legacy_pending_descriptor()
+        )
         self.worker = ScoringWorker(s.worker_settings(), s.worker_python)
         self.worker.start()
         self.serving = Serving(
@@ -140,45 +143,65 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.worker.close()
 
     def process_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext):
-        self._restore_serving(ctx)
+        # Per event only a flat row into keyed state and at most one timer: the fold into
+        # the features happens once per user per tick, when the timer fires.
         if self.batch:
             # Unreachable if TimerRounds is right; flushing beats holding events in memory.
+            self._restore_serving(ctx)
             self.missed_round_ends.inc()
             log.error("a timer round ended unnoticed; flushing %d events", len(self.batch))
             yield from self._flush()
-        try:
-            event = user_state.event_from_row(value)
-            features = update(
-                user_state.features_from_row(self.features.value()),
-                event,
-                self.serving.category_of,
-                half_life_ms=self.settings.half_life_ms,
-            )
-            self.features.update(user_state.features_to_row(features))
-            self.pending.add(user_state.pending_to_row(event, features))
-        except Exception:
-            # The parser let it through, so this is a bug; raising would replay this event
-            # (and fail) forever behind every other user's events. The log line keeps it.
-            # Not a side output to the DLQ: PyFlink adds a Python map for a side output,
-            # chained into this task, and a second interpreter thread state on the task's
-            # thread deadlocked the first Keras import (pybind11 init, seen with py-spy).
-            self.events_failed.inc()
-            log.exception("event %s could not be folded into user state; skipped", value)
-            return
+        self.pending.add(user_state.pending_from_event_row(value))
         self.events_in.inc()
-        tick = self.rounds.schedule(event.user_id, int(time.time() * 1000))
+        tick = self.rounds.schedule(value[1], int(time.time() * 1000))
         if tick is not None:
             ctx.timer_service().register_processing_time_timer(tick)
 
     def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext):
         self._restore_serving(ctx)
         user_id = ctx.get_current_key()
-        for row in self.pending.get():
-            self.batch.append(user_state.pending_from_row(user_id, row))
-        self.pending.clear()
+        ours = self.rounds.owns(user_id, timestamp)
+        if not ours:
+            # A timer restored from a checkpoint: its events may be in the older format.
+            self._drain_legacy_pending(user_id)
+        self._fold_pending(user_id)
         round_ended = self.rounds.fired(user_id, timestamp)
         if self.batch and (round_ended or len(self.batch) >= self.settings.max_batch):
             yield from self._flush()
+
+    def _fold_pending(self, user_id: str) -> None:
+        """Fold the user's pending events into its features, one snapshot per event (two
+        events of one user in one batch get two different recommendations)."""
+        features = user_state.features_from_row(self.features.value())
+        folded = 0
+        for row in self.pending.get():
+            try:
+                event = user_state.pending_from_row(user_id, row)
+                features = update(features, event, self.serving.category_of,
+                                  half_life_ms=self.settings.half_life_ms)  # fmt: skip
+            except Exception:
+                # The parser let it through, so this is a bug; raising would replay this
+                # event (and fail) forever behind every other user's events. Not a side
+                # output to the DLQ: PyFlink adds a Python map for a side output, chained
+                # into this task, and a second interpreter thread state on the task's
+                # thread deadlocked the first Keras import (pybind11 init, seen with py-spy).
+                self.events_failed.inc()
+                log.exception("event %s could not be folded into user state; skipped", row)
+                continue
+            self.batch.append((event, features))
+            folded += 1
+        if folded:
+            self.features.update(user_state.features_to_row(features))
+        self.pending.clear()
+
+    def _drain_legacy_pending(self, user_id: str) -> None:
+        legacy = self.legacy_pending.get()
+        if legacy is None:
+            return
+        rows = list(legacy)
+        if rows:
+            self.batch.extend(user_state.legacy_pending_from_row(user_id, r) for r in rows)
+            self.legacy_pending.clear()
 
     def _restore_serving(self, ctx: Any) -> None:
         """After a (re)start, serve what broadcast state holds; keyed callbacks call this

@@ -39,6 +39,11 @@ class TimerRounds:
         keys.add(key)
         return tick
 
+    def owns(self, key: object, tick: int) -> bool:
+        """Whether this instance registered ``key``'s timer at ``tick`` (not restored)."""
+        keys = self._due.get(tick)
+        return keys is not None and key in keys
+
     def fired(self, key: object, tick: int) -> bool:
         """Record that ``key``'s timer at ``tick`` fired; True if the batch must go now."""
         keys = self._due.get(tick)

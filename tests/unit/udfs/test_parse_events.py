@@ -87,8 +87,9 @@ def test_process_element_routes_and_counts() -> None:
     now = json.dumps(
         {"event_id": "e1", "user_id": "u1", "type": "request", "ts": int(time.time() * 1000)}
     )
-    [row] = list(function.process_element(now.encode(), None))  # type: ignore[arg-type]
-    assert row[0] == "e1" and group.counters["eventsValid"].count == 1
+    [keyed] = list(function.process_element(now.encode(), None))  # type: ignore[arg-type]
+    key, row = keyed
+    assert key == "u1" and row[0] == "e1" and group.counters["eventsValid"].count == 1
     deep = b'{"context":' + b"[" * 20_000 + b"]" * 20_000 + b"}"
     [(tag, letter)] = list(function.process_element(deep, None))  # type: ignore[arg-type]
     assert tag is DEAD_LETTERS and letter[0] == "too_deep"
