@@ -107,46 +107,112 @@ def generate(
         )
 
 
+LOG_NAMES = ("taobao", "movielens-small")  # streamrec.datasets.catalog.LOGS, without importing it
+
+
+def source_options(command: Any) -> Any:
+    """The data-source options shared by ``train`` and ``evaluate``."""
+    options = [
+        click.option(
+            "--events",
+            "events_path",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="JSONL events (from `model generate`).",
+        ),
+        click.option(
+            "--items",
+            "items_path",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Catalogue CSV item_id,category for --events or --csv.",
+        ),
+        click.option(
+            "--movielens",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="MovieLens u.data file.",
+        ),
+        click.option(
+            "--movielens-items",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="MovieLens u.item file (genres become categories).",
+        ),
+        click.option(
+            "--csv",
+            "csv_path",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Generic CSV of interactions; see --csv-map.",
+        ),
+        click.option(
+            "--csv-map",
+            default="",
+            help="Column mapping, e.g. user=uid,item=sku,ts=time,rating=stars,ts_unit=s",
+        ),
+        click.option(
+            "--log",
+            type=click.Choice(LOG_NAMES),
+            help="A public log of docs/quality.md (its files checked by sha256).",
+        ),
+        click.option(
+            "--data-dir",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="Directory holding the --log files (streamrec/datasets/catalog.py).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _load_source(
+    events_path: Path | None,
+    items_path: Path | None,
+    movielens: Path | None,
+    movielens_items: Path | None,
+    csv_path: Path | None,
+    csv_map: str,
+    log: str | None,
+    data_dir: Path | None,
+) -> tuple[list[Any], dict[str, str]] | None:
+    """(events, item categories) from the one source given; None when none is."""
+    from streamrec.model_registry import loaders
+
+    sources = [p for p in (events_path, movielens, csv_path, log) if p is not None]
+    if len(sources) > 1:
+        raise click.ClickException("give at most one of --events, --movielens, --csv, --log")
+    categories: dict[str, str] = loaders.load_items_csv(items_path) if items_path else {}
+    if log:
+        from streamrec.datasets.catalog import load_log
+
+        if data_dir is None:
+            raise click.ClickException(f"--log {log} needs --data-dir holding its files")
+        return load_log(log, data_dir)
+    if movielens:
+        events = loaders.load_movielens(movielens)
+        if movielens_items:
+            categories = loaders.load_movielens_items(movielens_items)
+        return events, categories
+    if csv_path:
+        return loaders.load_csv(csv_path, _csv_mapping(csv_map)), categories
+    if events_path:
+        events, rejected = loaders.load_jsonl(events_path)
+        if rejected:
+            click.echo(f"skipped invalid records: {dict(rejected)}")
+        return events, categories
+    return None
+
+
 @model.command()
 @model_name_option
 @tracking_option
-@click.option(
-    "--events",
-    "events_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSONL events (from `model generate`).",
-)
-@click.option(
-    "--items",
-    "items_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Catalogue CSV item_id,category for --events or --csv.",
-)
-@click.option(
-    "--movielens",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="MovieLens u.data file.",
-)
-@click.option(
-    "--movielens-items",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="MovieLens u.item file (genres become categories).",
-)
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Generic CSV of interactions; see --csv-map.",
-)
-@click.option(
-    "--csv-map",
-    default="",
-    help="Column mapping, e.g. user=uid,item=sku,ts=time,rating=stars,ts_unit=s",
-)
+@source_options
 @click.option("--seed", default=7, show_default=True, help="Seed when generating data.")
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--embedding-dim", default=64, show_default=True)
-@click.option("--no-ranker", is_flag=True, help="Package retrieval only.")
+@click.option(
+    "--ranker/--no-ranker",
+    default=False,
+    show_default=True,
+    help="Also train and package the ranker (off: it lowered Recall@20 on the real logs).",
+)
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the package here."
 )
@@ -160,41 +226,31 @@ def train(
     movielens_items: Path | None,
     csv_path: Path | None,
     csv_map: str,
+    log: str | None,
+    data_dir: Path | None,
     seed: int,
     epochs: int,
     embedding_dim: int,
-    no_ranker: bool,
+    ranker: bool,
     out: Path | None,
 ) -> None:
     """Train on generated data (default) or a real log; register a version as challenger."""
-    from streamrec.model_registry import loaders
     from streamrec.model_registry.mlflow_registry import MlflowRegistry
     from streamrec.model_registry.package import build_package
     from streamrec.model_registry.train import TrainConfig
     from streamrec.model_registry.train import train as run_training
 
-    sources = [p for p in (events_path, movielens, csv_path) if p is not None]
-    if len(sources) > 1:
-        raise click.ClickException("give at most one of --events, --movielens, --csv")
-    categories: dict[str, str] = loaders.load_items_csv(items_path) if items_path else {}
-    if movielens:
-        events = loaders.load_movielens(movielens)
-        categories = (
-            loaders.load_movielens_items(movielens_items) if movielens_items else categories
-        )
-    elif csv_path:
-        events = loaders.load_csv(csv_path, _csv_mapping(csv_map))
-    elif events_path:
-        events, rejected = loaders.load_jsonl(events_path)
-        if rejected:
-            click.echo(f"skipped invalid records: {dict(rejected)}")
-    else:
+    loaded = _load_source(
+        events_path, items_path, movielens, movielens_items, csv_path, csv_map, log, data_dir
+    )
+    if loaded is None:
         from streamrec.model_registry import synthetic
 
         data = synthetic.generate(synthetic.SyntheticConfig(seed=seed))
-        events, categories = data.events, data.item_categories
+        loaded = data.events, data.item_categories
+    events, categories = loaded
     click.echo(f"training on {len(events)} events")
-    config = TrainConfig(epochs=epochs, embedding_dim=embedding_dim, use_ranker=not no_ranker)
+    config = TrainConfig(epochs=epochs, embedding_dim=embedding_dim, use_ranker=ranker)
     started = time.perf_counter()
     result = run_training(events, categories, config)
     metrics = {**result.metrics, **result.timings, "train_total_s": time.perf_counter() - started}
@@ -210,12 +266,87 @@ def train(
     package = packages[registered.version]
     if out:
         out.write_bytes(package)
-    keys = ("recall_at_20", "pop_recall_at_20", "recall_at_20_lift", "ndcg_at_20")
+    keys = ("recall_at_20", "pop_recall_at_20", "cooc_recall_at_20", "recall_at_20_lift")
     click.echo(" ".join(f"{k}={result.metrics.get(k, float('nan')):.4f}" for k in keys))
     click.echo(
         f"registered {model_name} version {registered.version} (run {registered.run_id}) "
         f"as challenger; package {len(package)} bytes"
     )
+
+
+@model.command()
+@source_options
+@click.option(
+    "--protocol",
+    "protocols",
+    type=click.Choice(["temporal", "leave_last"]),
+    multiple=True,
+    help="Repeatable; default both.",
+)
+@click.option("--leave-out", default=5, show_default=True, help="N of leave-last-N-out.")
+@click.option("--epochs", default=4, show_default=True)
+@click.option("--ranker/--no-ranker", default=False, show_default=True)
+@tracking_option
+@click.option("--no-mlflow", is_flag=True, help="Print the tables only.")
+@user_errors
+def evaluate(
+    events_path: Path | None,
+    items_path: Path | None,
+    movielens: Path | None,
+    movielens_items: Path | None,
+    csv_path: Path | None,
+    csv_map: str,
+    log: str | None,
+    data_dir: Path | None,
+    protocols: tuple[str, ...],
+    leave_out: int,
+    epochs: int,
+    ranker: bool,
+    tracking_uri: str,
+    no_mlflow: bool,
+) -> None:
+    """Model vs popularity, recent popularity and co-occurrence on a real log, per
+    protocol (docs/quality.md). Each protocol is one MLflow run (experiment
+    streamrec-quality) holding the printed numbers."""
+    from streamrec.datasets.catalog import LOGS
+    from streamrec.model_registry.mlflow_registry import log_run
+    from streamrec.model_registry.quality import (
+        PROTOCOLS,
+        config_for,
+        make_case,
+        markdown,
+        measure,
+    )
+    from streamrec.model_registry.train import TrainConfig
+
+    loaded = _load_source(
+        events_path, items_path, movielens, movielens_items, csv_path, csv_map, log, data_dir
+    )
+    if loaded is None:
+        raise click.ClickException("give a log: --log, --movielens, --csv or --events")
+    events, categories = loaded
+    name = log or Path(str(movielens or csv_path or events_path)).name
+    config = TrainConfig(epochs=epochs, use_ranker=ranker)
+    click.echo(f"{name}: {len(events)} events, {len({e.user_id for e in events})} users")
+    for protocol in protocols or PROTOCOLS:
+        case = make_case(protocol, events, categories, config, leave_out)
+        protocol_config = config_for(protocol, config, leave_out)
+        report = measure(case, categories, protocol_config)
+        click.echo(
+            f"\n{name} / {case.protocol}: {report.users} users, {report.interactions} "
+            f"interactions evaluated; trained on {report.train_events} events in "
+            f"{report.train_s:.0f} s; package {report.package_bytes / 1e6:.1f} MB\n"
+        )
+        click.echo(markdown(report))
+        if no_mlflow:
+            continue
+        params = {**protocol_config.params(), "log": name, "protocol": case.protocol}
+        if log:
+            params.update({f"sha256.{f}": h for f, h in LOGS[log].files.items()})
+        run_id = log_run(
+            tracking_uri, "streamrec-quality", f"{name}/{case.protocol}", params, report.metrics()
+        )
+        click.echo(f"MLflow run {run_id} at {tracking_uri}")
 
 
 @model.command()

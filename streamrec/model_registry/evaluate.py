@@ -1,4 +1,7 @@
-"""Offline evaluation on the future slice: Recall@K and NDCG@K against a popularity baseline.
+"""Offline evaluation: Recall@K and NDCG@K of rankings against each user's truth.
+
+The protocols that produce truth sets are in ``protocols``, the baselines in
+``baselines``, the table of both in ``comparison``.
 
 Definitions (binary relevance): the truth of a user is the set of distinct items they
 engaged with (view or stronger) in the future slice, minus items already in their
@@ -9,7 +12,6 @@ relevant items. Both are averaged over users.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -68,19 +70,6 @@ def ranking_metrics(
     return out
 
 
-def popularity_rankings(
-    past: Iterable[Event], features: Sequence[UserFeatures], k: int
-) -> list[list[str]]:
-    """Most-engaged items in the past, minus each user's recent items (same filter as the model)."""
-    counts = Counter(e.item_id for e in past if is_engagement(e))
-    top = [item for item, _ in counts.most_common(k + 20)]
-    out = []
-    for f in features:
-        seen = set(f.recent_items)
-        out.append([i for i in top if i not in seen][:k])
-    return out
-
-
 def model_rankings(
     model: LoadedModel,
     features: Sequence[UserFeatures],
@@ -95,17 +84,3 @@ def model_rankings(
         result = score_batch(model, features[start : start + batch_size], cfg)
         out.extend([s.item_id for s in recs] for recs in result.recommendations)
     return out
-
-
-def evaluate(
-    model: LoadedModel, eval_set: EvalSet, past: Sequence[Event], ks: Sequence[int] = KS
-) -> dict[str, float]:
-    """Model and popularity metrics on one split, plus the Recall@20 lift."""
-    k = max(ks)
-    metrics = ranking_metrics(model_rankings(model, eval_set.features, k), eval_set.truth, ks)
-    pop = ranking_metrics(popularity_rankings(past, eval_set.features, k), eval_set.truth, ks)
-    metrics.update({f"pop_{name}": value for name, value in pop.items()})
-    if pop.get("recall_at_20"):
-        metrics["recall_at_20_lift"] = metrics["recall_at_20"] / pop["recall_at_20"]
-    metrics["eval_users"] = float(len(eval_set.users))
-    return metrics

@@ -1,4 +1,5 @@
-"""Loaders for real interaction logs: MovieLens ``u.data``/``u.item``, generic CSV, JSONL.
+"""Loaders for real interaction logs: MovieLens ``u.data``/``u.item`` and the CSV
+``ratings.csv``/``movies.csv`` layout, the Taobao user-behaviour log, generic CSV, JSONL.
 
 Every loader returns Events sorted by ts, ready for training or for replay onto Kafka.
 """
@@ -86,6 +87,78 @@ def load_movielens_items(path: Path) -> dict[str, str]:
             )
             out[parts[0]] = genre
     return out
+
+
+def load_movielens_csv(path: Path) -> list[Event]:
+    """Read MovieLens ``ratings.csv`` (``userId,movieId,rating,timestamp``, unix seconds).
+
+    Half-star ratings round to the nearest star (``rating_to_type``).
+    """
+    return load_csv(
+        path, CsvMapping(user="userId", item="movieId", ts="timestamp", rating="rating")
+    )
+
+
+def load_movielens_movies_csv(path: Path) -> dict[str, str]:
+    """Read MovieLens ``movies.csv`` (``movieId,title,genres``) -> movie id -> first genre.
+
+    ``genres`` is ``|``-separated; ``(no genres listed)`` becomes ``unknown``.
+    """
+    out: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not {"movieId", "genres"} <= set(reader.fieldnames or []):
+            raise DataError(f"{path}: expected columns movieId,genres, got {reader.fieldnames}")
+        for row in reader:
+            first = (row["genres"] or "").split("|")[0]
+            out[row["movieId"]] = "unknown" if first in ("", "(no genres listed)") else first
+    return out
+
+
+# Taobao behaviour types onto the funnel: a favourite is a stronger signal than a page
+# view and weaker than adding to the cart.
+TAOBAO_TO_TYPE: dict[str, str] = {"pv": "view", "fav": "click", "cart": "add", "buy": "purchase"}
+
+
+def load_taobao_behavior(
+    path: Path, window_ms: tuple[int, int] | None = None
+) -> tuple[list[Event], dict[str, str], int]:
+    """Read Taobao ``UserBehavior.csv`` (no header): ``user,item,category,type,unix_seconds``.
+
+    Returns (events sorted by ts, item id -> category id, rows dropped: a timestamp
+    outside ``window_ms`` [start, end), or an incomplete last line without newline).
+    The published log covers 2017-11-25..2017-12-03 but holds a few stray timestamps
+    years away; they would stretch a time split.
+    """
+    events: list[Event] = []
+    categories: dict[str, str] = {}
+    dropped = 0
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\n").split(",")
+            if len(parts) != 5 and not line.endswith("\n"):
+                dropped += 1  # a copy cut mid-row (a size-capped sample): the last row only
+                continue
+            if len(parts) != 5:
+                raise DataError(f"{path}:{lineno}: expected 5 comma-separated columns")
+            user, item, category, kind, seconds = parts
+            etype = TAOBAO_TO_TYPE.get(kind)
+            if etype is None:
+                raise DataError(
+                    f"{path}:{lineno}: behaviour {kind!r} not in {list(TAOBAO_TO_TYPE)}"
+                )
+            try:
+                ts = int(seconds) * 1000
+            except ValueError as ex:
+                raise DataError(f"{path}:{lineno}: {ex}") from ex
+            if window_ms is not None and not window_ms[0] <= ts < window_ms[1]:
+                dropped += 1
+                continue
+            categories[item] = category
+            events.append(Event(f"tb-{lineno}", user, item, etype, ts))
+    return _sorted(events), categories, dropped
 
 
 @dataclass(frozen=True)

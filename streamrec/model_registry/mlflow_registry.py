@@ -157,6 +157,25 @@ class MlflowRegistry:
             raise RegistryError(f"model {self.model_name} has no version {version}") from ex
 
 
+def log_run(
+    tracking_uri: str,
+    experiment: str,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+) -> str:
+    """One MLflow run holding ``params`` and ``metrics`` (a quality measurement, no model
+    registered); returns the run id. ``tracking_uri`` may be a server or ``file:`` store."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+        mlflow.log_metrics(metrics)
+    return str(run.info.run_id)
+
+
 def _param(value: Any) -> Any:
     # MLflow params are strings of at most 6000 chars; long lists go in as their length.
     text = str(value)

@@ -8,8 +8,14 @@ from streamrec.model_registry.synthetic import GeneratedData, SyntheticConfig, g
 from streamrec.model_registry.train import TrainConfig, TrainResult, train
 
 SMALL_WORLD = SyntheticConfig(seed=3, n_users=300, n_items=150, n_categories=6, days=14)
+# With the ranker (off by default) so package and scoring tests cover both parts.
 SMALL_TRAIN = TrainConfig(
-    epochs=1, batch_size=256, ranker_users=200, max_examples=20_000, embedding_dim=16
+    epochs=1,
+    batch_size=256,
+    ranker_users=200,
+    max_examples=20_000,
+    embedding_dim=16,
+    use_ranker=True,
 )
 
 

@@ -3,7 +3,8 @@ import math
 import pytest
 
 from streamrec.contracts.event import Event
-from streamrec.model_registry.evaluate import build_eval_set, popularity_rankings, ranking_metrics
+from streamrec.model_registry.baselines import popularity_rankings
+from streamrec.model_registry.evaluate import build_eval_set, ranking_metrics
 from streamrec.model_registry.train import TrainResult
 from streamrec.state.features import UserFeatures
 

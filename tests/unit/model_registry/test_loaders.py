@@ -48,3 +48,41 @@ def test_csv_with_mapping(tmp_path) -> None:
     assert events[0].ts == 1_704_067_200_000
     with pytest.raises(DataError, match="not in header"):
         load_csv(path, CsvMapping(user="user"))
+
+
+def test_taobao_maps_behaviours_drops_stray_times_and_a_cut_last_row(tmp_path) -> None:
+    from streamrec.model_registry.loaders import load_taobao_behavior
+
+    path = tmp_path / "UserBehavior.csv"
+    path.write_text("1,10,7,pv,200\n1,11,7,cart,100\n2,10,7,buy,5\n2,12,8,fav,150\n2,13,8,p")
+    events, categories, dropped = load_taobao_behavior(path, (50_000, 1_000_000))
+    assert [(e.user_id, e.item_id, e.type, e.ts) for e in events] == [
+        ("1", "11", "add", 100_000),
+        ("2", "12", "click", 150_000),
+        ("1", "10", "view", 200_000),
+    ]
+    assert categories == {"10": "7", "11": "7", "12": "8"}
+    assert dropped == 2  # ts 5 s is outside the window; the last row has no newline
+
+
+def test_taobao_bad_behaviour_names_the_line(tmp_path) -> None:
+    from streamrec.model_registry.loaders import load_taobao_behavior
+
+    path = tmp_path / "UserBehavior.csv"
+    path.write_text("1,10,7,pv,200\n1,11,7,like,100\n")
+    with pytest.raises(DataError, match=r"UserBehavior.csv:2"):
+        load_taobao_behavior(path)
+
+
+def test_movielens_csv_ratings_and_first_genre(tmp_path) -> None:
+    from streamrec.model_registry.loaders import load_movielens_csv, load_movielens_movies_csv
+
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("userId,movieId,rating,timestamp\n1,5,4.5,20\n2,6,0.5,10\n")
+    movies = tmp_path / "movies.csv"
+    movies.write_text('movieId,title,genres\n5,"A, The (1999)",Drama|War\n6,B,(no genres listed)\n')
+    assert [(e.user_id, e.item_id, e.type, e.ts) for e in load_movielens_csv(ratings)] == [
+        ("2", "6", "view", 10_000),
+        ("1", "5", "add", 20_000),
+    ]
+    assert load_movielens_movies_csv(movies) == {"5": "Drama", "6": "unknown"}

@@ -1,0 +1,1 @@
+"""Real public interaction logs the model is measured on (see docs/quality.md)."""

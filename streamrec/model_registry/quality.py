@@ -1,0 +1,112 @@
+"""The quality report of docs/quality.md: per log and protocol, the model vs every baseline.
+
+``measure`` trains the default model on a protocol's training events, packages it (the
+package the job would load), and scores model and baselines on the same evaluated users
+through the same scoring path the streaming job uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from streamrec.contracts.event import Event
+from streamrec.model_registry.comparison import compare
+from streamrec.model_registry.evaluate import KS
+from streamrec.model_registry.package import build_package, load_package
+from streamrec.model_registry.protocols import EvalCase, leave_last_case, temporal_case
+from streamrec.model_registry.train import TrainConfig, fit, flat_metrics
+
+PROTOCOLS: tuple[str, ...] = ("temporal", "leave_last")
+
+
+@dataclass
+class ProtocolReport:
+    protocol: str
+    users: int
+    interactions: int
+    train_events: int
+    table: dict[str, dict[str, float]]
+    """Method (model, baselines) -> Recall@K / NDCG@K."""
+    train_s: float
+    package_bytes: int
+
+    def metrics(self) -> dict[str, float]:
+        """Flat names for MLflow: the model's unprefixed, baselines as pop_/cooc_/..."""
+        out = flat_metrics(self.table)
+        out.update(
+            {
+                "eval_users": float(self.users),
+                "eval_interactions": float(self.interactions),
+                "train_events": float(self.train_events),
+                "train_s": self.train_s,
+                "package_bytes": float(self.package_bytes),
+            }
+        )
+        return out
+
+
+def make_case(
+    protocol: str,
+    events: Sequence[Event],
+    item_categories: Mapping[str, str],
+    config: TrainConfig,
+    leave_out: int = 5,
+) -> EvalCase:
+    if protocol == "temporal":
+        return temporal_case(events, item_categories, config.future_fraction, config.half_life_ms)
+    if protocol == "leave_last":
+        return leave_last_case(events, item_categories, leave_out, config.half_life_ms)
+    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
+def config_for(protocol: str, config: TrainConfig, leave_out: int = 5) -> TrainConfig:
+    """``config`` with the ranker's inner split cut like ``protocol`` cuts the log."""
+    if protocol == "leave_last":
+        return dataclasses.replace(config, ranker_split="leave_last", ranker_leave_out=leave_out)
+    return dataclasses.replace(config, ranker_split="temporal")
+
+
+def measure(
+    case: EvalCase, item_categories: Mapping[str, str], config: TrainConfig
+) -> ProtocolReport:
+    clock = time.perf_counter()
+    fitted = fit(case.train_events, item_categories, config)
+    train_s = time.perf_counter() - clock
+    package = build_package(fitted.artifacts, "quality", "0", {})
+    model = load_package(package, fitted.artifacts.feature_spec)
+    return ProtocolReport(
+        case.protocol,
+        len(case.eval_set.users),
+        case.interactions,
+        len(case.train_events),
+        compare(model, case),
+        train_s,
+        len(package),
+    )
+
+
+def markdown(report: ProtocolReport, ks: Sequence[int] = KS) -> str:
+    """One table: a row per method, Recall@K and NDCG@K columns, then the model's ratio
+    to each baseline at Recall@20."""
+    header = ["method"] + [f"{m}@{k}" for k in ks for m in ("Recall", "NDCG")]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method, values in report.table.items():
+        cells = [f"{values[f'{m}_at_{k}']:.4f}" for k in ks for m in ("recall", "ndcg")]
+        lines.append("| " + " | ".join([method, *cells]) + " |")
+    model = report.table.get("model", {}).get("recall_at_20")
+    if model is not None:
+        ratios = [
+            f"{name} {_ratio(model, values['recall_at_20'])}"
+            for name, values in report.table.items()
+            if name not in ("model", "retrieval")
+        ]
+        lines.append("")
+        lines.append("model Recall@20 vs " + ", ".join(ratios))
+    return "\n".join(lines)
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a (baseline 0)"
