@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,24 +160,41 @@ def source_options(command: Any) -> Any:
             help="Directory holding the --log files (streamrec/datasets/catalog.py).",
         ),
     ]
+
+    @functools.wraps(command)
+    def with_source(**kwargs: Any) -> Any:
+        fields = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(DataSource)}
+        return command(source=DataSource(**fields), **kwargs)
+
     for option in reversed(options):
-        command = option(command)
-    return command
+        with_source = option(with_source)
+    return with_source
 
 
-def _load_source(
-    events_path: Path | None,
-    items_path: Path | None,
-    movielens: Path | None,
-    movielens_items: Path | None,
-    csv_path: Path | None,
-    csv_map: str,
-    log: str | None,
-    data_dir: Path | None,
-) -> tuple[list[Any], dict[str, str]] | None:
+@dataclass(frozen=True)
+class DataSource:
+    """What the source options said; at most one of events, movielens, csv, log."""
+
+    events_path: Path | None
+    items_path: Path | None
+    movielens: Path | None
+    movielens_items: Path | None
+    csv_path: Path | None
+    csv_map: str
+    log: str | None
+    data_dir: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.log or Path(str(self.movielens or self.csv_path or self.events_path)).name
+
+
+def _load_source(source: DataSource) -> tuple[list[Any], dict[str, str]] | None:
     """(events, item categories) from the one source given; None when none is."""
     from streamrec.model_registry import loaders
 
+    events_path, items_path, csv_path = source.events_path, source.items_path, source.csv_path
+    movielens, log, data_dir = source.movielens, source.log, source.data_dir
     sources = [p for p in (events_path, movielens, csv_path, log) if p is not None]
     if len(sources) > 1:
         raise click.ClickException("give at most one of --events, --movielens, --csv, --log")
@@ -187,11 +207,11 @@ def _load_source(
         return load_log(log, data_dir)
     if movielens:
         events = loaders.load_movielens(movielens)
-        if movielens_items:
-            categories = loaders.load_movielens_items(movielens_items)
+        if source.movielens_items:
+            categories = loaders.load_movielens_items(source.movielens_items)
         return events, categories
     if csv_path:
-        return loaders.load_csv(csv_path, _csv_mapping(csv_map)), categories
+        return loaders.load_csv(csv_path, _csv_mapping(source.csv_map)), categories
     if events_path:
         events, rejected = loaders.load_jsonl(events_path)
         if rejected:
@@ -220,14 +240,7 @@ def _load_source(
 def train(
     model_name: str,
     tracking_uri: str,
-    events_path: Path | None,
-    items_path: Path | None,
-    movielens: Path | None,
-    movielens_items: Path | None,
-    csv_path: Path | None,
-    csv_map: str,
-    log: str | None,
-    data_dir: Path | None,
+    source: DataSource,
     seed: int,
     epochs: int,
     embedding_dim: int,
@@ -240,9 +253,7 @@ def train(
     from streamrec.model_registry.train import TrainConfig
     from streamrec.model_registry.train import train as run_training
 
-    loaded = _load_source(
-        events_path, items_path, movielens, movielens_items, csv_path, csv_map, log, data_dir
-    )
+    loaded = _load_source(source)
     if loaded is None:
         from streamrec.model_registry import synthetic
 
@@ -290,14 +301,7 @@ def train(
 @click.option("--no-mlflow", is_flag=True, help="Print the tables only.")
 @user_errors
 def evaluate(
-    events_path: Path | None,
-    items_path: Path | None,
-    movielens: Path | None,
-    movielens_items: Path | None,
-    csv_path: Path | None,
-    csv_map: str,
-    log: str | None,
-    data_dir: Path | None,
+    source: DataSource,
     protocols: tuple[str, ...],
     leave_out: int,
     epochs: int,
@@ -319,13 +323,11 @@ def evaluate(
     )
     from streamrec.model_registry.train import TrainConfig
 
-    loaded = _load_source(
-        events_path, items_path, movielens, movielens_items, csv_path, csv_map, log, data_dir
-    )
+    loaded = _load_source(source)
     if loaded is None:
         raise click.ClickException("give a log: --log, --movielens, --csv or --events")
     events, categories = loaded
-    name = log or Path(str(movielens or csv_path or events_path)).name
+    name = source.name
     config = TrainConfig(epochs=epochs, use_ranker=ranker)
     click.echo(f"{name}: {len(events)} events, {len({e.user_id for e in events})} users")
     for protocol in protocols or PROTOCOLS:
@@ -341,8 +343,8 @@ def evaluate(
         if no_mlflow:
             continue
         params = {**protocol_config.params(), "log": name, "protocol": case.protocol}
-        if log:
-            params.update({f"sha256.{f}": h for f, h in LOGS[log].files.items()})
+        if source.log:
+            params.update({f"sha256.{f}": h for f, h in LOGS[source.log].files.items()})
         run_id = log_run(
             tracking_uri, "streamrec-quality", f"{name}/{case.protocol}", params, report.metrics()
         )

@@ -165,14 +165,17 @@ def log_run(
     metrics: dict[str, float],
 ) -> str:
     """One MLflow run holding ``params`` and ``metrics`` (a quality measurement, no model
-    registered); returns the run id. ``tracking_uri`` may be a server or ``file:`` store."""
+    registered); returns the run id. ``tracking_uri`` may be a server or ``sqlite:///`` file."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
-        mlflow.log_params({k: _param(v) for k, v in params.items()})
-        mlflow.log_metrics(metrics)
+    try:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_experiment(experiment)
+        with mlflow.start_run(run_name=run_name) as run:
+            mlflow.log_params({k: _param(v) for k, v in params.items()})
+            mlflow.log_metrics(metrics)
+    except Exception as ex:  # MLflow raises MlflowException/RestException/OSError by backend
+        raise RegistryError(f"MLflow at {tracking_uri}: {ex}") from ex
     return str(run.info.run_id)
 
 
