@@ -101,7 +101,7 @@ class RecommendSettings:
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
     worker_python: str | None = None
     """Interpreter of the scoring worker; None: the TaskManager's Python."""
-    worker_tf_threads: int = 0
+    worker_tf_threads: int = 1
     """TensorFlow threads of the scoring worker; 0: one per core."""
 
     def worker_settings(self) -> WorkerSettings:
@@ -243,6 +243,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self._candidates_per_event = answer.candidates_after
         self._last_batch = len(batch)
         self._last_score_ms = (time.perf_counter() - started) * 1000
+        self.rounds.scored_in(self._last_score_ms)
         self.batches.inc()
         self.recs_out.inc(len(answer.values))
         # The worker writes Cassandra while these travel to Kafka; ``written`` returns inside
