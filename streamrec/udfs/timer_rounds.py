@@ -3,9 +3,10 @@
 The scoring operator is keyed by user, but TensorFlow must see many users per call. Each
 event is written to the user's keyed ``pending`` state and a processing-time timer is
 registered at the end of the current round (at most one tick after the event). Flink fires
-every timer due at a tick in one uninterrupted pass (no checkpoint barrier can fall between two timers of one pass), so the
-operator drains each user's pending state into an in-memory batch as the timers fire and
-scores the whole batch at the last timer of the pass. At any checkpoint the in-memory
+every timer due at a tick in one uninterrupted pass (no checkpoint barrier can fall between
+two timers of one pass), so the operator drains each user's pending state into an
+in-memory batch as the timers fire and scores the whole batch at the last timer of the
+pass. At any checkpoint the in-memory
 batch is therefore empty: every event is either still in keyed state (and its timer in the
 checkpoint) or already emitted. The added latency is at most one tick (plus the time the
 task is busy scoring the previous batch).
