@@ -113,37 +113,22 @@ def generate(
 LOG_NAMES = ("taobao", "movielens-small")  # streamrec.datasets.catalog.LOGS, without importing it
 
 
+def _file_option(*decls: str, help: str) -> Any:
+    return click.option(
+        *decls, type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help
+    )
+
+
 def source_options(command: Any) -> Any:
     """The data-source options shared by ``train`` and ``evaluate``."""
     options = [
-        click.option(
-            "--events",
-            "events_path",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="JSONL events (from `model generate`).",
+        _file_option("--events", "events_path", help="JSONL events (from `model generate`)."),
+        _file_option(
+            "--items", "items_path", help="Catalogue CSV item_id,category for --events or --csv."
         ),
-        click.option(
-            "--items",
-            "items_path",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="Catalogue CSV item_id,category for --events or --csv.",
-        ),
-        click.option(
-            "--movielens",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="MovieLens u.data file.",
-        ),
-        click.option(
-            "--movielens-items",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="MovieLens u.item file (genres become categories).",
-        ),
-        click.option(
-            "--csv",
-            "csv_path",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="Generic CSV of interactions; see --csv-map.",
-        ),
+        _file_option("--movielens", help="MovieLens u.data file."),
+        _file_option("--movielens-items", help="MovieLens u.item file (genres become categories)."),
+        _file_option("--csv", "csv_path", help="Generic CSV of interactions; see --csv-map."),
         click.option(
             "--csv-map",
             default="",

@@ -102,3 +102,29 @@ def test_user_mistake_is_one_line(tmp_path, movielens) -> None:
         or out.exception is None
         or isinstance(out.exception, click.ClickException)
     )
+
+
+def test_evaluate_prints_both_protocols_and_logs_the_same_numbers(tmp_path, movielens) -> None:
+    uri = f"sqlite:///{tmp_path / 'quality.db'}"
+    out = CliRunner().invoke(
+        model,
+        ["evaluate", "--movielens", str(movielens), "--epochs", "1", "--tracking-uri", uri],
+    )
+    assert out.exit_code == 0, out.output
+    for protocol in ("temporal", "leave_last_5"):
+        assert f"u.data / {protocol}:" in out.output
+    for method in ("model", "popularity", "recent_popularity", "cooccurrence"):
+        assert f"| {method} |" in out.output
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["streamrec-quality"], output_format="list")
+    assert sorted(r.info.run_name for r in runs) == ["u.data/leave_last_5", "u.data/temporal"]
+    temporal = next(r for r in runs if r.info.run_name == "u.data/temporal")
+    row = next(line for line in out.output.splitlines() if line.startswith("| model |"))
+    assert f"{temporal.data.metrics['recall_at_20']:.4f}" in row  # the printed model row
+    assert {"pop_recall_at_20", "cooc_recall_at_20", "eval_users"} <= set(temporal.data.metrics)
+
+
+def test_evaluate_without_a_log_says_what_to_give() -> None:
+    out = CliRunner().invoke(model, ["evaluate", "--no-mlflow"])
+    assert out.exit_code != 0 and "give a log" in out.output
