@@ -337,6 +337,35 @@ def evaluate(
 
 
 @model.command()
+@source_options
+@bootstrap_option
+@click.option("--topic", default="events", show_default=True)
+@click.option("--rate", type=float, default=None, help="Events per second (default: max).")
+@click.option(
+    "--shift-to-now/--original-ts",
+    default=True,
+    show_default=True,
+    help="Move all timestamps by one offset so the last event is now (gaps kept), "
+    "or send them as logged (the job's --max-event-age-days must admit them).",
+)
+@user_errors
+def replay(
+    source: DataSource, bootstrap_servers: str, topic: str, rate: float | None, shift_to_now: bool
+) -> None:
+    """Produce a real log's events onto Kafka in timestamp order (key = user id)."""
+    from streamrec.model_registry import replay as producer
+
+    loaded = _load_source(source)
+    if loaded is None:
+        raise click.ClickException("give a log: --log, --movielens, --csv or --events")
+    events = loaded[0]
+    if shift_to_now:
+        events = list(producer.shifted(events, int(time.time() * 1000)))
+    records = producer.records_from_events(events)
+    producer.replay(records, bootstrap_servers, topic, rate, click.echo)
+
+
+@model.command()
 @model_name_option
 @tracking_option
 @click.option(

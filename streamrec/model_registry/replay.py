@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,6 +18,20 @@ PROGRESS_EVERY_S = 2.0
 def records_from_events(events: Iterable[Event]) -> Iterator[tuple[bytes | None, bytes]]:
     for e in events:
         yield e.user_id.encode(), e.to_json().encode()
+
+
+def shifted(events: Sequence[Event], end_ms: int) -> Iterator[Event]:
+    """``events`` (sorted by ts) moved in time so the last one is at ``end_ms``.
+
+    One offset for all: the gaps between events, and so the decayed features the job
+    folds from them, are those of the log; a years-old log then passes the parser's
+    event-age bound.
+    """
+    if not events:
+        return
+    offset = end_ms - events[-1].ts
+    for e in events:
+        yield dataclasses.replace(e, ts=e.ts + offset)
 
 
 def live_copies(events: Sequence[Event], prefix: str) -> list[dict[str, Any]]:

@@ -60,3 +60,38 @@ def test_live_copies_get_fresh_ids_and_the_send_time() -> None:
     assert key == b"u1"
     assert json.loads(value)["ts"] == events[0]["ts"] >= before
     assert "ts" not in events[1]  # stamped only when taken, not ahead of time
+
+
+def test_shifted_keeps_the_gaps_and_ends_at_the_given_time() -> None:
+    from streamrec.contracts.event import Event
+    from streamrec.model_registry.replay import shifted
+
+    log = [Event("a", "u", "i", "view", 1_000), Event("b", "u", "j", "add", 4_000)]
+    moved = list(shifted(log, 1_700_000_000_000))
+    assert [e.ts for e in moved] == [1_699_999_997_000, 1_700_000_000_000]
+    assert [(e.event_id, e.item_id, e.type) for e in moved] == [
+        ("a", "i", "view"),
+        ("b", "j", "add"),
+    ]
+    assert list(shifted([], 5)) == []
+
+
+def test_model_replay_sends_a_log_in_time_order(tmp_path, monkeypatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from streamrec.cli.model import model
+    from streamrec.model_registry import replay as producer
+
+    sent: list[tuple[bytes | None, bytes]] = []
+    monkeypatch.setattr(
+        producer, "replay", lambda records, *args, **kwargs: sent.extend(records) or len(sent)
+    )
+    path = tmp_path / "u.data"
+    path.write_text("2\t20\t5\t300\n1\t10\t3\t100\n")
+    out = CliRunner().invoke(
+        model, ["replay", "--movielens", str(path), "--original-ts", "--bootstrap-servers", "x:1"]
+    )
+    assert out.exit_code == 0, out.output
+    assert [(k, json.loads(v)["ts"]) for k, v in sent] == [(b"1", 100_000), (b"2", 300_000)]
