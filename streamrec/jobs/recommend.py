@@ -47,9 +47,9 @@ from streamrec.model_registry.signing import (
     public_key_base64,
     public_key_from_base64,
 )
+from streamrec.sinks.cassandra import CassandraSettings
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS
 from streamrec.state.user_state import EVENT_TYPE
-from streamrec.udfs.cassandra_sink import CassandraSettings
 from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.parse_events import DEAD_LETTERS, KEYED_EVENT_TYPE, ParseEvents
 from streamrec.udfs.recommend_function import (

@@ -38,8 +38,8 @@ from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, answer_bat
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.popularity import PopularityFallback
 from streamrec.scoring.warm import load_warm, served
+from streamrec.sinks.cassandra import CassandraSettings, CassandraWriteError, RecsWriter
 from streamrec.state.features import FeatureSpec, default_spec
-from streamrec.udfs.cassandra_sink import CassandraSettings, CassandraWriteError, RecsWriter
 
 log = logging.getLogger("streamrec.scoring.worker")
 

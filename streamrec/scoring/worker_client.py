@@ -26,7 +26,7 @@ from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.warm import ServedModel
 from streamrec.scoring.worker import WorkerSettings, WriteReport
-from streamrec.udfs.cassandra_sink import CassandraWriteError
+from streamrec.sinks.cassandra import CassandraWriteError
 
 log = logging.getLogger(__name__)
 

@@ -56,4 +56,3 @@ class ModelIntake:
         reference = parse_reference(raw)
         verify(reference, self.keys)
         return reference, self.fetcher.fetch(reference)
-

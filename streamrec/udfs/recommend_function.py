@@ -1,40 +1,33 @@
 """The scoring operator: keyed user state + broadcast model/rules + batched scoring.
 
-One ``KeyedBroadcastProcessFunction`` keyed by user id does, per event:
+One ``KeyedBroadcastProcessFunction`` keyed by user id. Per event it only appends a flat
+row to the user's ``pending`` ListState and, once per user per round, registers a timer at
+the round's end (udfs.timer_rounds explains why this is checkpoint-safe). When a round's
+timers fire, each user's pending events are folded into its features (keyed ValueState
+with TTL, one read and one write per user per round), and at the round's last timer the
+whole batch goes to the scoring worker (scoring.worker), a Python process of its own that
+scores it (retrieve -> filter -> rank -> order), serializes every record and writes the
+newest answer per user to Cassandra; the operator emits the records and returns only when
+the rows are written. The model and rules come in on the broadcast side (udfs.serving)
+and change only between batches, so every batch is scored by exactly one model version,
+which each output names.
 
-1. fold the event into the user's features (keyed ValueState with TTL),
-2. append (event, features) to the user's ``pending`` ListState and register a timer
-   at the end of the current tick (udfs.timer_rounds explains why this is checkpoint-safe),
+Why this design (docs/architecture.md, "The hot path", has the whole table). Draining a
+20,000-event backlog at 10K items on the 2-core machine with the whole stack:
 
-and, when a tick's timers fire, scores all drained events in one ``score_batch`` call
-(retrieve -> filter -> rank -> order), writes the newest answer per user to Cassandra while
-it emits one recommendation per event. The model and rules come in on the broadcast
-side (udfs.serving) and change only between batches, so every batch is scored by
-exactly one model version, which each output names.
+==============================================================  ==============
+design                                                          events/s
+==============================================================  ==============
+all in this operator, in the TaskManager's interpreter (before) 273 - 859
++ scoring in its own process, rounds on 20 ms clock ticks        420 - 470
++ rounds opened by the first event, stretched to scoring time    656 - 1,043
+  (this one)
+  as above, batches pipelined (next round read while scoring)    569 - 889
+  as above, parallelism 2 (two workers)                          708
+==============================================================  ==============
 
-Why this design. Measured with ``python -m streamrec.bench.designs`` (parallelism 1,
-2 cores, a stand-in MLP, 10K users; records/s from the N vs 2N difference inside the job):
-
-==========================================  =======  ==========  ===========
-design                                      mode     rec/s       batch/call
-==========================================  =======  ==========  ===========
-keyed state + model per event               thread   1,239       1
-keyed state + model per event               process  265 - 386   1
-keyed state alone (no model)                thread   11K - 16K   -
-keyed state alone (no model)                process  790 - 1,090 -
-**keyed buffering with timers (this one)**  thread   8,262       141
-keyed buffering with timers                 process  251 - 373   9 - 11
-AsyncDataStream batching (no keyed state)   process  5,724       122
-Table API pandas UDF (no keyed state)       process  ~275K       1,000
-==========================================  =======  ==========  ===========
-
-Keyed state costs ~1 ms per record in process mode (bundle size 100,000 or a 40,000-key
-state cache did not help), so every process-mode design that keeps user state tops out
-near 1K rec/s. The async and pandas designs are fast but cannot hold keyed state or read
-broadcast state, so they would need a second keyed operator in process mode in front (the
-1K rec/s ceiling again) and the model delivered some other way. Keyed buffering with
-timers in thread mode is the fastest design that keeps state, model, rules and batching
-in one operator; 692 of 692 timer rounds arrived unbroken and batched 141 events per call.
+Pipelining and a second worker add no CPU to a 2-core machine that Kafka, Cassandra and
+the TaskManager share; the profile shows the worker's scoring as the largest consumer.
 """
 
 from __future__ import annotations
@@ -54,9 +47,9 @@ from streamrec.contracts.event import Event
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.worker import WorkerSettings
 from streamrec.scoring.worker_client import ScoringWorker
+from streamrec.sinks.cassandra import CassandraSettings
 from streamrec.state import user_state
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
-from streamrec.udfs.cassandra_sink import CassandraSettings
 from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
 from streamrec.udfs.timer_rounds import TimerRounds
@@ -124,9 +117,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         s = self.settings
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
-        self.legacy_pending = runtime_context.get_list_state(
-            user_state.legacy_pending_descriptor()
-        )
+        self.legacy_pending = runtime_context.get_list_state(user_state.legacy_pending_descriptor())
         self.worker = ScoringWorker(s.worker_settings(), s.worker_python)
         self.worker.start()
         self.serving = Serving(
@@ -247,7 +238,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.batches.inc()
         self.recs_out.inc(len(answer.values))
         # The worker writes Cassandra while these travel to Kafka; ``written`` returns inside
-        # this timer callback, before any checkpoint barrier can be handled (cassandra_sink).
+        # this timer callback, before any checkpoint barrier can be handled (sinks.cassandra).
         for user_id, value in zip(answer.user_ids, answer.values, strict=True):
             yield Row(user_id=user_id, value=value)
         report = self.worker.written()

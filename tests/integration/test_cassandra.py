@@ -12,11 +12,11 @@ import pytest
 
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.contracts.scored_item import ScoredItem
+from streamrec.sinks.cassandra import CassandraSettings, CassandraWriteError, RecsWriter
 from streamrec.stack.config import HOST, StackConfig
 from streamrec.stack.cql_client import connect
 from streamrec.stack.launcher import Stack
 from streamrec.stack.migrations import apply_migrations, load_migrations
-from streamrec.udfs.cassandra_sink import CassandraSettings, CassandraWriteError, RecsWriter
 
 K = 5
 

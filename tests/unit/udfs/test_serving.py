@@ -218,9 +218,7 @@ def test_oversize_artifact_is_rejected(pub: Publisher, package_bytes: bytes) -> 
 
 
 def test_without_a_public_key_every_model_is_rejected(pub: Publisher, package_bytes) -> None:
-    serving = Serving(
-        default_spec(), in_process(), intake=IntakeSettings(cache_dir=str(pub.cache))
-    )
+    serving = Serving(default_spec(), in_process(), intake=IntakeSettings(cache_dir=str(pub.cache)))
     outcome = serving.handle("model", pub.raw(package_bytes, "1"), DictStore())
     assert not outcome.accepted and "no publisher public key" in outcome.message
 

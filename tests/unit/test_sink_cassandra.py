@@ -19,7 +19,7 @@ from cassandra.protocol import OverloadedErrorMessage, PreparedQueryNotFound, Sy
 
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.contracts.scored_item import ScoredItem
-from streamrec.udfs.cassandra_sink import (
+from streamrec.sinks.cassandra import (
     CassandraSettings,
     CassandraWriteError,
     RecsWriter,
