@@ -113,3 +113,10 @@ class PackageRejectedError(ModelIntakeError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def rejection_reason(error: ModelRegistryError) -> str:
+    """The short code a rejected model is counted and logged under (``rejected.model.*``)."""
+    if isinstance(error, PackageError):
+        return "bad_package"
+    return getattr(error, "reason", "") or "rejected"

@@ -9,7 +9,7 @@ replaces anything.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from streamrec.model_registry.package import LoadedModel, load_package
 from streamrec.model_registry.package_limits import PackageLimits
@@ -56,14 +56,11 @@ def category_lookup(model: LoadedModel) -> dict[str, str]:
 @dataclass(frozen=True)
 class InProcessLoader:
     """``serving.ModelLoader`` that loads into this process (offline tools and tests; the
-    job loads in its scoring worker). The loaded models are kept in ``loaded``."""
+    job loads in its scoring worker)."""
 
     spec: FeatureSpec
     limits: PackageLimits
     backend: str = "auto"
-    loaded: dict[str, LoadedModel] = field(default_factory=dict)
 
     def __call__(self, package: bytes, sha256: str) -> ServedModel:
-        model = load_warm(package, sha256, self.spec, self.limits, self.backend)
-        self.loaded[model.version] = model
-        return served(model)
+        return served(load_warm(package, sha256, self.spec, self.limits, self.backend))

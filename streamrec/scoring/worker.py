@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from streamrec.contracts.rules import RuleSet, parse_rules
-from streamrec.model_registry.errors import ModelRegistryError, PackageError
+from streamrec.model_registry.errors import ModelRegistryError, rejection_reason
 from streamrec.model_registry.package import LoadedModel
 from streamrec.model_registry.package_limits import DEFAULT_LIMITS, PackageLimits
 from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, answer_batch
@@ -86,8 +86,8 @@ class Scorer:
             model = load_warm(package, sha256, s.feature_spec, s.package_limits,
                               s.retrieval_backend)  # fmt: skip
         except ModelRegistryError as ex:
-            reason = "bad_package" if isinstance(ex, PackageError) else getattr(ex, "reason", "")
-            return "rejected", (reason or "bad_package", f"model rejected: {ex}")
+            # The operator prefixes "model rejected:" when it logs and counts it.
+            return "rejected", (rejection_reason(ex), str(ex))
         self.model = model
         return "ok", served(model)
 

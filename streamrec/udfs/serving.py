@@ -31,7 +31,7 @@ from typing import Protocol
 
 from streamrec.contracts.errors import InvalidRulesError
 from streamrec.contracts.rules import RuleSet, parse_rules
-from streamrec.model_registry.errors import ModelRegistryError, PackageError
+from streamrec.model_registry.errors import ModelRegistryError, rejection_reason
 from streamrec.scoring.warm import ServedModel
 from streamrec.state.features import FeatureSpec
 from streamrec.udfs.model_intake import IntakeSettings, ModelIntake
@@ -212,8 +212,7 @@ class Serving:
             reference, package = self.intake.fetch(raw)
             model = self._loader(package, reference.sha256)
         except ModelRegistryError as ex:
-            reason = "bad_package" if isinstance(ex, PackageError) else getattr(ex, "reason", "")
-            return Outcome("model", False, None, f"model rejected: {ex}", reason or "rejected")
+            return Outcome("model", False, None, f"model rejected: {ex}", rejection_reason(ex))
         self.model = model
         store.put(MODEL_KEY, bytes(raw))
         loaded_ms = (time.monotonic() - started) * 1000
