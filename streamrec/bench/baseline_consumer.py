@@ -29,7 +29,7 @@ from typing import Any
 
 from streamrec.contracts.event import InvalidEventError, parse_event
 from streamrec.contracts.recommendation import Recommendation
-from streamrec.model_registry.package import load_package
+from streamrec.model_package.package import load_package
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.scoring.warm import category_lookup
 from streamrec.state.features import UserFeatures, default_spec, update

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from streamrec.contracts.event import Event
-from streamrec.model_registry.package import (
+from streamrec.model_package.package import (
     FORMAT_VERSION,
     LoadedModel,
     build_package,

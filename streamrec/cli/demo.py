@@ -32,16 +32,18 @@ SEED = 7  # the same world the model is trained on, so the events' items are kno
 
 def ensure_champion(ctx: click.Context, config: StackConfig, retrain: bool) -> str:
     """The champion version, training and promoting one first if there is none."""
+    from streamrec.model_package.errors import ModelPackageError
+    from streamrec.model_package.package import read_manifest
     from streamrec.model_registry.errors import ModelRegistryError
     from streamrec.model_registry.mlflow_registry import CHAMPION, MlflowRegistry
-    from streamrec.model_registry.package import read_manifest
 
     registry = MlflowRegistry(config.mlflow_url, MODEL_NAME)
     version = None if retrain else registry.alias_version(CHAMPION)
     if version is not None:
         try:
             read_manifest(registry.package_bytes(version))
-        except ModelRegistryError as ex:  # e.g. a package format this release refuses
+        # e.g. a package format this release refuses, or a registry that cannot serve it
+        except (ModelPackageError, ModelRegistryError) as ex:
             click.echo(f"champion {MODEL_NAME} version {version} cannot serve ({ex}); retraining")
         else:
             click.echo(f"using champion {MODEL_NAME} version {version} from MLflow")

@@ -233,8 +233,8 @@ def train(
     out: Path | None,
 ) -> None:
     """Train on generated data (default) or a real log; register a version as challenger."""
+    from streamrec.model_package.package import build_package
     from streamrec.model_registry.mlflow_registry import MlflowRegistry
-    from streamrec.model_registry.package import build_package
     from streamrec.model_registry.train import TrainConfig
     from streamrec.model_registry.train import train as run_training
 
@@ -378,8 +378,8 @@ def replay(
 @user_errors
 def promote(model_name: str, tracking_uri: str, ref: str, margin: float, force: bool) -> None:
     """Make a version the champion after checking its feature spec and metrics."""
+    from streamrec.model_package.package import read_manifest
     from streamrec.model_registry.mlflow_registry import CHAMPION, MlflowRegistry
-    from streamrec.model_registry.package import read_manifest
     from streamrec.model_registry.promotion import promotion_problems
     from streamrec.state.features import default_spec
 
@@ -462,9 +462,9 @@ def rollback(
 def _publish(
     registry: MlflowRegistry, version: str, bootstrap: str, topic: str, signing_key: Path
 ) -> None:
-    from streamrec.model_registry.package import load_package
+    from streamrec.model_package.package import load_package
+    from streamrec.model_package.signing import load_private_key, sign
     from streamrec.model_registry.publisher import publish_reference, reference_for
-    from streamrec.model_registry.signing import load_private_key, sign
     from streamrec.state.features import default_spec
 
     key = load_private_key(signing_key)  # before any download: a missing key fails fast

@@ -37,12 +37,12 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescri
 from streamrec.contracts.event import MAX_PAST_AGE_MS
 from streamrec.contracts.limits import MAX_RECORD_BYTES
 from streamrec.jobs.kafka_records import set_bytes_deserializer
-from streamrec.model_registry.artifact_fetch import (
+from streamrec.model_package.artifact_fetch import (
     DEFAULT_FETCH_TIMEOUT_S,
     DEFAULT_MAX_ARTIFACT_BYTES,
 )
-from streamrec.model_registry.package_limits import DEFAULT_LIMITS
-from streamrec.model_registry.signing import (
+from streamrec.model_package.package_limits import DEFAULT_LIMITS
+from streamrec.model_package.signing import (
     load_public_key,
     public_key_base64,
     public_key_from_base64,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from streamrec.model_package.package import LoadedModel
 from streamrec.model_registry.baselines import cooccurrence_rankings, popularity_rankings
 from streamrec.model_registry.evaluate import KS, model_rankings, ranking_metrics
-from streamrec.model_registry.package import LoadedModel
 from streamrec.model_registry.protocols import EvalCase
 
 BASELINES: tuple[str, ...] = ("popularity", "recent_popularity", "cooccurrence")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamrec.contracts.event import Event
-from streamrec.model_registry.package import LoadedModel
+from streamrec.model_package.package import LoadedModel
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.state.features import EVENT_WEIGHTS, UserFeatures
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamrec.model_registry.package import PackageManifest
+from streamrec.model_package.package import PackageManifest
 from streamrec.state.features import FeatureSpec
 
 DEFAULT_METRICS: tuple[str, ...] = ("recall_at_20", "ndcg_at_20")

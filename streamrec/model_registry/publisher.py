@@ -18,10 +18,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from streamrec.model_package.package import package_sha256, read_manifest
+from streamrec.model_package.reference import ModelReference
+from streamrec.model_package.signing import sign
 from streamrec.model_registry.errors import PublishError
-from streamrec.model_registry.package import package_sha256, read_manifest
-from streamrec.model_registry.reference import ModelReference
-from streamrec.model_registry.signing import sign
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -149,8 +149,8 @@ def publish_to_stack(
     version: str | None = None,
 ) -> ModelReference:
     """Publish an unregistered package on a local stack: its MLflow store, its signing key."""
+    from streamrec.model_package.signing import load_private_key
     from streamrec.model_registry.artifact_store import MlflowArtifactStore
-    from streamrec.model_registry.signing import load_private_key
     from streamrec.stack.keys import signing_key_path
 
     return publish_package(

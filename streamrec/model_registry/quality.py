@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from streamrec.contracts.event import Event
+from streamrec.model_package.package import build_package, load_package
 from streamrec.model_registry.comparison import compare
 from streamrec.model_registry.evaluate import KS
-from streamrec.model_registry.package import build_package, load_package
 from streamrec.model_registry.protocols import EvalCase, leave_last_case, temporal_case
 from streamrec.model_registry.train import TrainConfig, fit, flat_metrics
 

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from streamrec.contracts.event import Event
+from streamrec.model_package.package import ModelArtifacts, build_package, load_package
+from streamrec.model_package.vectorizer import FeatureVectorizer
 from streamrec.model_registry.comparison import compare
 from streamrec.model_registry.examples import fold, item_popularity
-from streamrec.model_registry.package import ModelArtifacts, build_package, load_package
 from streamrec.model_registry.protocols import (
     EvalCase,
     leave_last_case,
@@ -23,7 +24,6 @@ from streamrec.model_registry.protocols import (
 )
 from streamrec.model_registry.ranker import build_ranker, fit_ranker
 from streamrec.model_registry.two_tower import build_towers, fit_two_tower, item_embeddings
-from streamrec.model_registry.vectorizer import FeatureVectorizer
 from streamrec.scoring.filters import keep_mask
 from streamrec.scoring.pipeline import embed_users
 from streamrec.scoring.ranking import ranker_inputs

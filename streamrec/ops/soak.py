@@ -221,7 +221,7 @@ def model_package(config: StackConfig) -> bytes:
     if version is not None:
         print(f"model: champion streamrec version {version} from MLflow")
         return registry.package_bytes(version)
-    from streamrec.model_registry.package import build_package
+    from streamrec.model_package.package import build_package
     from streamrec.model_registry.synthetic import SyntheticConfig, generate
     from streamrec.model_registry.train import TrainConfig, train
 

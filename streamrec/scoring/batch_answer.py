@@ -17,7 +17,7 @@ from streamrec.contracts.event import Event
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.contracts.rules import RuleSet
 from streamrec.contracts.scored_item import ScoredItem
-from streamrec.model_registry.package import LoadedModel
+from streamrec.model_package.package import LoadedModel
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.scoring.popularity import FALLBACK_VERSION, PopularityFallback
 from streamrec.state.features import UserFeatures

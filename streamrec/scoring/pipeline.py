@@ -18,10 +18,11 @@ import numpy as np
 
 from streamrec.contracts.rules import ItemRules, ScoreOverlay
 from streamrec.contracts.scored_item import ScoredItem
-from streamrec.model_registry.package import LoadedModel
+from streamrec.model_package.package import LoadedModel
 from streamrec.scoring.filters import allowed_items, keep_mask
 from streamrec.scoring.ordering import order, overlay_vector
 from streamrec.scoring.ranking import rank
+from streamrec.scoring.retrieval import retriever_for
 from streamrec.state.features import RECENT_ITEMS_CAP, UserFeatures
 
 T = TypeVar("T")
@@ -57,7 +58,7 @@ def score_batch(
     user_vecs = embed_users(compiled(model, "user_tower"), arrays)
     # Seen items are filtered after retrieval, so fetch enough to still have num_candidates.
     wanted = min(config.num_candidates + RECENT_ITEMS_CAP, len(model.item_ids))
-    candidates, retrieval_scores = model.retriever(config.backend).search(user_vecs, wanted)
+    candidates, retrieval_scores = retriever_for(model, config.backend).search(user_vecs, wanted)
     stages = {"retrieved": int((candidates >= 0).sum())}
 
     allowed = _per_model(

@@ -14,9 +14,12 @@ Brute force is exact and already cheap below ~20K items; HNSW wins 5.7x at 100K 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from streamrec.model_package.package import LoadedModel
 
 HNSW_MIN_ITEMS = 20_000
 HNSW_M = 32
@@ -81,6 +84,15 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, vals
 
 
+def retriever_for(model: LoadedModel, backend: str = "auto") -> Retriever:
+    """The index over ``model``'s item embeddings, built on first use and kept with the
+    model version (in its cache), so a swap never searches the old catalogue."""
+    key = f"retriever:{backend}"
+    if key not in model.cache:
+        model.cache[key] = build_retriever(model.item_embeddings, backend)
+    return model.cache[key]
+
+
 def build_retriever(embeddings: np.ndarray, backend: str = "auto") -> Retriever:
     """``brute``, ``hnsw`` or ``auto`` (HNSW from HNSW_MIN_ITEMS items if faiss imports)."""
     if backend == "brute":
@@ -95,3 +107,32 @@ def build_retriever(embeddings: np.ndarray, backend: str = "auto") -> Retriever:
         except ImportError:
             pass
     return BruteForceRetriever(embeddings)
+
+
+def merge_candidates(
+    candidates: np.ndarray,
+    scores: np.ndarray,
+    extra: np.ndarray,
+    user_vecs: np.ndarray,
+    embeddings: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Retrieved candidates [B, C] plus ``extra`` rows [B, E] (-1 padding) from another
+    source (the user's own history, the recent-popularity prior), each extra scored by the
+    same inner product retrieval uses. A row already present becomes -1 (score -inf), so
+    every catalogue row appears at most once per user."""
+    if extra.size == 0:
+        return candidates, scores
+    extra_scores = np.einsum(
+        "bd,bed->be", user_vecs.astype(np.float32), embeddings[np.maximum(extra, 0)]
+    ).astype(np.float32)
+    rows = np.concatenate([candidates, extra], axis=1)
+    vals = np.concatenate([scores, np.where(extra >= 0, extra_scores, -np.inf)], axis=1)
+    order = np.argsort(rows, axis=1, kind="stable")
+    ranked = np.take_along_axis(rows, order, axis=1)
+    repeat = np.zeros_like(ranked, dtype=bool)
+    repeat[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+    dup = np.zeros_like(repeat)
+    np.put_along_axis(dup, order, repeat, axis=1)
+    rows = np.where(dup, -1, rows)
+    vals = np.where(dup, np.float32(-np.inf), vals).astype(np.float32)
+    return rows, vals

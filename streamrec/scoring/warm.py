@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from streamrec.model_registry.package import LoadedModel, load_package
-from streamrec.model_registry.package_limits import PackageLimits
+from streamrec.model_package.package import LoadedModel, load_package
+from streamrec.model_package.package_limits import PackageLimits
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.state.features import UNKNOWN_CATEGORY, FeatureSpec, UserFeatures
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from streamrec.contracts.rules import RuleSet, parse_rules
-from streamrec.model_registry.errors import ModelRegistryError, rejection_reason
-from streamrec.model_registry.package import LoadedModel
-from streamrec.model_registry.package_limits import DEFAULT_LIMITS, PackageLimits
+from streamrec.model_package.errors import ModelPackageError, rejection_reason
+from streamrec.model_package.package import LoadedModel
+from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
 from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, answer_batch
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.popularity import PopularityFallback
@@ -85,7 +85,7 @@ class Scorer:
         try:
             model = load_warm(package, sha256, s.feature_spec, s.package_limits,
                               s.retrieval_backend)  # fmt: skip
-        except ModelRegistryError as ex:
+        except ModelPackageError as ex:
             # The operator prefixes "model rejected:" when it logs and counts it.
             return "rejected", (rejection_reason(ex), str(ex))
         self.model = model

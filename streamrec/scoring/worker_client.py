@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamrec.errors import StreamrecError
-from streamrec.model_registry.errors import PackageRejectedError
+from streamrec.model_package.errors import PackageRejectedError
 from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.warm import ServedModel

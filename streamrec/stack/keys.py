@@ -28,7 +28,7 @@ def ensure_signing_keys(config: StackConfig) -> bool:
 
     A lost public key is written again from the private key.
     """
-    from streamrec.model_registry.signing import (
+    from streamrec.model_package.signing import (
         load_private_key,
         write_key_pair,
         write_public_key,

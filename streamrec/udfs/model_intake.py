@@ -1,6 +1,6 @@
 """From a message on ``models`` to a package's bytes: parse, verify origin, fetch.
 
-Each step raises its own ModelRegistryError subclass (reference, signature, artifact,
+Each step raises its own ModelPackageError subclass (reference, signature, artifact,
 package), whose ``reason`` names the rejection in the job's log and metrics. Nothing here
 executes code from the package (``package.load_package`` builds architectures in code).
 """
@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from streamrec.model_registry.artifact_fetch import (
+from streamrec.model_package.artifact_fetch import (
     DEFAULT_FETCH_TIMEOUT_S,
     DEFAULT_MAX_ARTIFACT_BYTES,
     ArtifactFetcher,
     default_cache_dir,
 )
-from streamrec.model_registry.package_limits import DEFAULT_LIMITS, PackageLimits
-from streamrec.model_registry.reference import ModelReference, parse_reference
-from streamrec.model_registry.signing import public_key_from_base64, trusted_keys, verify
+from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
+from streamrec.model_package.reference import ModelReference, parse_reference
+from streamrec.model_package.signing import public_key_from_base64, trusted_keys, verify
 from streamrec.state.features import FeatureSpec
 
 
@@ -52,7 +52,7 @@ class ModelIntake:
 
     def fetch(self, raw: bytes) -> tuple[ModelReference, bytes]:
         """The verified reference and its package's bytes (digest checked), or a
-        ModelRegistryError. What the package holds is checked where it is loaded."""
+        ModelPackageError. What the package holds is checked where it is loaded."""
         reference = parse_reference(raw)
         verify(reference, self.keys)
         return reference, self.fetcher.fetch(reference)

@@ -1,6 +1,6 @@
 """What the scoring operator serves: the model version and rule set, kept as broadcast state.
 
-Model references (``model_registry.reference``) and rule sets arrive as data on the
+Model references (``model_package.reference``) and rule sets arrive as data on the
 ``models`` and ``rules`` topics and are broadcast to every scoring subtask. Each message is
 verified before it replaces what is serving; a bad one is rejected and the previous one
 keeps serving. Whatever is accepted is written to broadcast state, so a job restored from
@@ -31,7 +31,7 @@ from typing import Protocol
 
 from streamrec.contracts.errors import InvalidRulesError
 from streamrec.contracts.rules import RuleSet, parse_rules
-from streamrec.model_registry.errors import ModelRegistryError, rejection_reason
+from streamrec.model_package.errors import ModelPackageError, rejection_reason
 from streamrec.scoring.warm import ServedModel
 from streamrec.state.features import FeatureSpec
 from streamrec.udfs.model_intake import IntakeSettings, ModelIntake
@@ -106,7 +106,7 @@ def internal_error(kind: str, ex: BaseException) -> Outcome:
 class ModelLoader(Protocol):
     """Loads, indexes and traces a fetched, digest-checked package where it will score
     (the job's scoring worker) and returns what the keyed side needs of it; raises a
-    ModelRegistryError (with a ``reason``) for a package that must be rejected."""
+    ModelPackageError (with a ``reason``) for a package that must be rejected."""
 
     def __call__(self, package: bytes, sha256: str) -> ServedModel: ...
 
@@ -211,7 +211,7 @@ class Serving:
         try:
             reference, package = self.intake.fetch(raw)
             model = self._loader(package, reference.sha256)
-        except ModelRegistryError as ex:
+        except ModelPackageError as ex:
             return Outcome("model", False, None, f"model rejected: {ex}", rejection_reason(ex))
         self.model = model
         store.put(MODEL_KEY, bytes(raw))

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from streamrec.model_package.package import read_manifest
+from streamrec.model_package.reference import ModelReference
+from streamrec.model_package.signing import load_private_key, sign
 from streamrec.model_registry.artifact_store import MLFLOW_ARTIFACTS_ROUTE, MlflowArtifactStore
-from streamrec.model_registry.package import read_manifest
 from streamrec.model_registry.publisher import publish_package, publish_raw, reference_for
-from streamrec.model_registry.reference import ModelReference
-from streamrec.model_registry.signing import load_private_key, sign
 from streamrec.stack.config import StackConfig
 from streamrec.stack.keys import public_key_path, signing_key_path
 from tests.polling import wait_for

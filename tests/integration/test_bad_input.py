@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Producer
 
 from streamrec.jobs.kafka_records import TOMBSTONE_METRIC_PATH, source_operator
-from streamrec.model_registry.package import build_package
+from streamrec.model_package.package import build_package
 from streamrec.model_registry.train import TrainResult
 from streamrec.ops.lifecycle import restart_count
 from streamrec.stack import flink_client

@@ -11,7 +11,7 @@ import pytest
 from streamrec.bench.catalog import Catalog
 from streamrec.bench.runner import Measurement, Plan
 from streamrec.bench.systems import ConsumerBaseline, FlinkJob
-from streamrec.model_registry.package import build_package
+from streamrec.model_package.package import build_package
 from streamrec.model_registry.synthetic import generate
 from streamrec.model_registry.train import TrainResult
 from streamrec.stack.config import StackConfig

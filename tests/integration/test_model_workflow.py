@@ -16,11 +16,11 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from streamrec.model_registry.artifact_fetch import ArtifactFetcher
-from streamrec.model_registry.package import load_package
+from streamrec.model_package.artifact_fetch import ArtifactFetcher
+from streamrec.model_package.package import load_package
+from streamrec.model_package.reference import ModelReference, parse_reference
+from streamrec.model_package.signing import load_public_key, trusted_keys, verify
 from streamrec.model_registry.publisher import consume_references
-from streamrec.model_registry.reference import ModelReference, parse_reference
-from streamrec.model_registry.signing import load_public_key, trusted_keys, verify
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.keys import public_key_path

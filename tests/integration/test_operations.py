@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from streamrec.model_registry.package import build_package
+from streamrec.model_package.package import build_package
 from streamrec.model_registry.train import TrainResult
 from streamrec.ops.deployments import Deployment
 from streamrec.ops.lifecycle import restart_count, restarted_since

@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Producer
 
 from streamrec.contracts.event import MAX_EVENT_BYTES, Event
-from streamrec.model_registry.package import LoadedModel, build_package, load_package
+from streamrec.model_package.package import LoadedModel, build_package, load_package
 from streamrec.model_registry.publisher import reference_for
 from streamrec.model_registry.synthetic import generate
 from streamrec.model_registry.train import TrainResult

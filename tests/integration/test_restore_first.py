@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Producer
 
-from streamrec.model_registry.package import build_package
+from streamrec.model_package.package import build_package
 from streamrec.model_registry.train import TrainResult
 from streamrec.ops.deployments import Deployment
 from streamrec.stack import flink_client

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from streamrec.model_registry.package import build_package
+from streamrec.model_package.package import build_package
 from streamrec.model_registry.train import TrainResult
 from streamrec.ops.lifecycle import restarted_since
 from streamrec.stack import flink_client

@@ -31,6 +31,6 @@ def trained(small_data: GeneratedData) -> TrainResult:
 
 @pytest.fixture(scope="session")
 def package_bytes(trained: TrainResult) -> bytes:
-    from streamrec.model_registry.package import build_package
+    from streamrec.model_package.package import build_package
 
     return build_package(trained.artifacts, "test-model", "1", trained.metrics, created_ms=1)

@@ -3,8 +3,8 @@ import pytest
 from click.testing import CliRunner
 
 from streamrec.cli.model import model
-from streamrec.model_registry.artifact_fetch import ArtifactFetcher
-from streamrec.model_registry.signing import load_public_key, trusted_keys, verify, write_key_pair
+from streamrec.model_package.artifact_fetch import ArtifactFetcher
+from streamrec.model_package.signing import load_public_key, trusted_keys, verify, write_key_pair
 from streamrec.state.features import default_spec as _real_spec
 
 

@@ -1,6 +1,6 @@
+from streamrec.model_package.package import load_package
 from streamrec.model_registry.comparison import compare, without_ranker
 from streamrec.model_registry.evaluate import model_rankings
-from streamrec.model_registry.package import load_package
 from streamrec.model_registry.protocols import temporal_case
 from streamrec.model_registry.synthetic import GeneratedData
 from streamrec.model_registry.train import TrainResult

@@ -1,6 +1,6 @@
 import dataclasses
 
-from streamrec.model_registry.package import read_manifest
+from streamrec.model_package.package import read_manifest
 from streamrec.model_registry.promotion import promotion_problems
 from streamrec.state.features import default_spec
 

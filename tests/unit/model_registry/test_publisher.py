@@ -3,12 +3,12 @@ from types import SimpleNamespace
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from streamrec.model_package.package import package_sha256
+from streamrec.model_package.reference import parse_reference
+from streamrec.model_package.signing import trusted_keys, verify
 from streamrec.model_registry.artifact_store import FileArtifactStore
 from streamrec.model_registry.errors import PublishError
-from streamrec.model_registry.package import package_sha256
 from streamrec.model_registry.publisher import model_partition, publish_package
-from streamrec.model_registry.reference import parse_reference
-from streamrec.model_registry.signing import trusted_keys, verify
 
 
 class FakeProducer:

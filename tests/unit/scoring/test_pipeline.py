@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from streamrec.contracts.rules import ItemRules, ScoreOverlay
+from streamrec.model_package.package import LoadedModel, load_package
 from streamrec.model_registry.evaluate import model_rankings
-from streamrec.model_registry.package import LoadedModel, load_package
 from streamrec.model_registry.synthetic import GeneratedData
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.state.features import UserFeatures, default_spec, empty, update

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from streamrec.contracts.event import Event
-from streamrec.model_registry.errors import PackageRejectedError
-from streamrec.model_registry.package import load_package
+from streamrec.model_package.errors import PackageRejectedError
+from streamrec.model_package.package import load_package
 from streamrec.model_registry.synthetic import GeneratedData
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.pipeline import ScoringConfig, score_batch

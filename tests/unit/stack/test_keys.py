@@ -3,7 +3,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from streamrec.model_registry.signing import key_id, load_private_key, load_public_key
+from streamrec.model_package.signing import key_id, load_private_key, load_public_key
 from streamrec.stack.config import StackConfig
 from streamrec.stack.keys import ensure_signing_keys, public_key_path, signing_key_path
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from streamrec.model_package.package import build_package
+from streamrec.model_package.package_limits import DEFAULT_LIMITS
+from streamrec.model_package.reference import ModelReference
+from streamrec.model_package.signing import public_key_base64, sign
 from streamrec.model_registry.artifact_store import FileArtifactStore
-from streamrec.model_registry.package import build_package
-from streamrec.model_registry.package_limits import DEFAULT_LIMITS
 from streamrec.model_registry.publisher import reference_for
-from streamrec.model_registry.reference import ModelReference
-from streamrec.model_registry.signing import public_key_base64, sign
 from streamrec.model_registry.train import TrainResult
 from streamrec.scoring.warm import InProcessLoader
 from streamrec.state.features import default_spec

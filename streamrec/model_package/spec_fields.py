@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streamrec.model_registry.errors import InvalidManifestError
+from streamrec.model_package.errors import InvalidManifestError
 
 ACTIVATIONS = frozenset({"relu", "gelu", "tanh", "sigmoid", "silu", "elu", "selu", "linear"})
 """Built-in Keras activations a declared layer may name; anything else is refused."""

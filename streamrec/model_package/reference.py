@@ -20,7 +20,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from streamrec.model_registry.errors import InvalidReferenceError
+from streamrec.model_package.errors import InvalidReferenceError
 
 FORMAT = "streamrec.model-reference/1"
 # A reference is a few hundred bytes; anything much larger is not one.

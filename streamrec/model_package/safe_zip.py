@@ -15,13 +15,13 @@ import zipfile
 import zlib
 from io import BytesIO
 
-from streamrec.model_registry.errors import (
+from streamrec.model_package.errors import (
     ChecksumMismatchError,
     CorruptPackageError,
     PackageLimitError,
     UnexpectedMemberError,
 )
-from streamrec.model_registry.package_limits import PackageLimits
+from streamrec.model_package.package_limits import PackageLimits
 
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD_SIG = b"PK\x05\x06"

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from streamrec.model_registry.errors import (
+from streamrec.model_package.errors import (
     ChecksumMismatchError,
     CorruptPackageError,
     EmbeddingDimensionError,
@@ -42,7 +42,7 @@ from streamrec.model_registry.errors import (
     PackageLimitError,
     UnexpectedMemberError,
 )
-from streamrec.model_registry.manifest import (
+from streamrec.model_package.manifest import (
     CATEGORIES,
     EMBEDDINGS,
     FORMAT_VERSION,
@@ -56,12 +56,12 @@ from streamrec.model_registry.manifest import (
     parse_manifest,
     weight_members,
 )
-from streamrec.model_registry.package_limits import DEFAULT_LIMITS, PackageLimits
-from streamrec.model_registry.ranker import build_ranker_from_spec, ranker_spec
-from streamrec.model_registry.safe_npy import F32, I32, npy_bytes, read_names, read_npy
-from streamrec.model_registry.safe_zip import SafeZip
-from streamrec.model_registry.two_tower import build_user_tower, user_tower_spec
-from streamrec.model_registry.vectorizer import ACTIVITY_WIDTH, FeatureVectorizer
+from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
+from streamrec.model_package.ranker_net import build_ranker_from_spec, ranker_spec
+from streamrec.model_package.safe_npy import F32, I32, npy_bytes, read_names, read_npy
+from streamrec.model_package.safe_zip import SafeZip
+from streamrec.model_package.user_tower import build_user_tower, user_tower_spec
+from streamrec.model_package.vectorizer import ACTIVITY_WIDTH, FeatureVectorizer
 from streamrec.state.features import RECENT_ITEMS_CAP, FeatureSpec
 
 T = TypeVar("T")
@@ -166,7 +166,7 @@ def read_manifest(package: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> Pac
 
 @dataclass(eq=False)
 class LoadedModel:
-    """A verified package, ready for udfs.scoring. One instance serves one model version."""
+    """A verified package, ready for streamrec.scoring. One instance serves one model version."""
 
     manifest: PackageManifest
     user_tower: Any
@@ -189,15 +189,6 @@ class LoadedModel:
     @property
     def item_ids(self) -> tuple[str, ...]:
         return self.vectorizer.item_ids
-
-    def retriever(self, backend: str = "auto") -> Any:
-        """The nearest-neighbour index over item embeddings, built on first use."""
-        from streamrec.scoring.retrieval import build_retriever
-
-        key = f"retriever:{backend}"
-        if key not in self.cache:
-            self.cache[key] = build_retriever(self.item_embeddings, backend)
-        return self.cache[key]
 
 
 def load_package(

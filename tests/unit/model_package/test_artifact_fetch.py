@@ -9,14 +9,14 @@ from typing import ClassVar
 
 import pytest
 
-from streamrec.model_registry.artifact_fetch import ArtifactFetcher
-from streamrec.model_registry.artifact_store import FileArtifactStore, mlflow_artifact_url
-from streamrec.model_registry.errors import (
+from streamrec.model_package.artifact_fetch import ArtifactFetcher
+from streamrec.model_package.errors import (
     ArtifactDigestError,
     ArtifactError,
     ArtifactTooLargeError,
-    PublishError,
 )
+from streamrec.model_registry.artifact_store import FileArtifactStore, mlflow_artifact_url
+from streamrec.model_registry.errors import PublishError
 from streamrec.model_registry.publisher import reference_for
 
 DATA = bytes(range(256)) * 40

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
-from streamrec.model_registry.errors import (
+from streamrec.model_package.errors import (
     ArtifactDigestError,
     ArtifactError,
     ArtifactTooLargeError,
 )
-from streamrec.model_registry.reference import ModelReference
+from streamrec.model_package.reference import ModelReference
 
 # Safe default: ~4x the 100K-item package (27.5 MB); raise it with the job's
 # --max-model-bytes for larger catalogues.

@@ -7,9 +7,9 @@ import tracemalloc
 
 import pytest
 
-from streamrec.model_registry import errors
-from streamrec.model_registry.errors import PackageError
-from streamrec.model_registry.package import load_package, read_manifest
+from streamrec.model_package import errors
+from streamrec.model_package.errors import PackageError
+from streamrec.model_package.package import load_package, read_manifest
 from streamrec.state.features import default_spec
 from tests.corpus.packages import BadPackage, bad_packages
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamrec.model_registry.errors import InvalidReferenceError
-from streamrec.model_registry.reference import (
+from streamrec.model_package.errors import InvalidReferenceError
+from streamrec.model_package.reference import (
     FORMAT,
     MAX_REFERENCE_BYTES,
     ModelReference,

@@ -12,15 +12,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from streamrec.model_registry.errors import (
+from streamrec.model_package.errors import (
     EmbeddingDimensionError,
     InvalidManifestError,
     PackageLimitError,
     UnsupportedFormatError,
 )
-from streamrec.model_registry.package_limits import DEFAULT_LIMITS, PackageLimits
-from streamrec.model_registry.ranker import RankerSpec
-from streamrec.model_registry.spec_fields import (
+from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
+from streamrec.model_package.ranker_net import RankerSpec
+from streamrec.model_package.spec_fields import (
     get,
     integer,
     number,
@@ -29,7 +29,7 @@ from streamrec.model_registry.spec_fields import (
     parse_json,
     text,
 )
-from streamrec.model_registry.two_tower import UserTowerSpec
+from streamrec.model_package.user_tower import UserTowerSpec
 from streamrec.state.features import FeatureSpec
 
 FORMAT_VERSION = 2

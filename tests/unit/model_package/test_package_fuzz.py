@@ -14,8 +14,8 @@ import zipfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamrec.model_registry.errors import PackageError
-from streamrec.model_registry.package import load_package, read_manifest
+from streamrec.model_package.errors import PackageError
+from streamrec.model_package.package import load_package, read_manifest
 from streamrec.state.features import default_spec
 from tests.corpus.packages import repack, unpack
 

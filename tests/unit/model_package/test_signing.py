@@ -7,9 +7,9 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from streamrec.model_registry.errors import SignatureError, SigningKeyError
-from streamrec.model_registry.reference import ModelReference, parse_reference
-from streamrec.model_registry.signing import (
+from streamrec.model_package.errors import SignatureError, SigningKeyError
+from streamrec.model_package.reference import ModelReference, parse_reference
+from streamrec.model_package.signing import (
     key_id,
     load_private_key,
     load_public_key,

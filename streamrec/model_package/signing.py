@@ -20,8 +20,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from streamrec.model_registry.errors import SignatureError, SigningKeyError
-from streamrec.model_registry.reference import ModelReference
+from streamrec.model_package.errors import SignatureError, SigningKeyError
+from streamrec.model_package.reference import ModelReference
 
 # Key files are a few hundred bytes; refuse to read anything large by mistake.
 _MAX_KEY_FILE_BYTES = 16 * 1024

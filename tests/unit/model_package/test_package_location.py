@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streamrec.model_registry.artifact_fetch import ArtifactFetcher
+from streamrec.model_package.artifact_fetch import ArtifactFetcher
 from streamrec.model_registry.mlflow_registry import MlflowRegistry
 from streamrec.model_registry.publisher import reference_for
 

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from streamrec.model_registry.errors import InvalidContentError, PackageError
-from streamrec.model_registry.package_limits import PackageLimits
+from streamrec.model_package.errors import InvalidContentError, PackageError
+from streamrec.model_package.package_limits import PackageLimits
 
 F32 = np.dtype("<f4")
 I32 = np.dtype("<i4")

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from streamrec.model_registry.errors import (
+from streamrec.model_package.errors import (
     ChecksumMismatchError,
     CorruptPackageError,
     EmbeddingDimensionError,
@@ -16,7 +16,7 @@ from streamrec.model_registry.errors import (
     PackageLimitError,
     UnsupportedFormatError,
 )
-from streamrec.model_registry.package import (
+from streamrec.model_package.package import (
     FORMAT_VERSION,
     PackageLimits,
     build_package,
@@ -25,9 +25,9 @@ from streamrec.model_registry.package import (
     read_manifest,
     write_container,
 )
-from streamrec.model_registry.ranker import RankerSpec, ranker_spec
+from streamrec.model_package.ranker_net import RankerSpec, ranker_spec
+from streamrec.model_package.user_tower import UserTowerSpec, user_tower_spec
 from streamrec.model_registry.train import TrainResult
-from streamrec.model_registry.two_tower import UserTowerSpec, user_tower_spec
 from streamrec.state.features import default_spec
 
 
@@ -184,7 +184,7 @@ def test_build_leaves_out_what_strict_json_cannot_hold(trained: TrainResult) -> 
 def test_unexpected_failure_inside_loading_is_a_package_error(
     package_bytes: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streamrec.model_registry.package as package
+    import streamrec.model_package.package as package
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("surprise")
