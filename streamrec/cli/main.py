@@ -8,6 +8,7 @@ from streamrec.cli.bench import bench
 from streamrec.cli.demo import demo
 from streamrec.cli.job import job
 from streamrec.cli.model import model
+from streamrec.cli.online_check import online_check
 from streamrec.cli.stack import stack
 
 
@@ -18,6 +19,7 @@ def cli() -> None:
 
 
 cli.add_command(stack)
+model.add_command(online_check)
 cli.add_command(model)
 cli.add_command(demo)
 cli.add_command(job)
