@@ -29,6 +29,7 @@ from typing import Any
 
 from streamrec.contracts.event import InvalidEventError, parse_event
 from streamrec.contracts.recommendation import Recommendation
+from streamrec.jobs.config import Batching, Scoring
 from streamrec.model_package.package import load_package
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.scoring.warm import category_lookup
@@ -44,10 +45,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out-topic", required=True)
     p.add_argument("--package", type=Path, required=True, help="a model package file")
     p.add_argument("--mode", choices=MODES, required=True)
-    p.add_argument("--max-batch", type=int, default=256)
-    p.add_argument("--max-delay-ms", type=int, default=20)
-    p.add_argument("--k", type=int, default=20)
-    p.add_argument("--num-candidates", type=int, default=200)
+    # The job's defaults, so that the baselines score what the job scores.
+    p.add_argument("--max-batch", type=int, default=Batching.max_batch)
+    p.add_argument("--max-delay-ms", type=int, default=Batching.max_delay_ms)
+    p.add_argument("--k", type=int, default=Scoring.k)
+    p.add_argument("--num-candidates", type=int, default=Scoring.num_candidates)
     return p.parse_args(argv)
 
 

@@ -22,6 +22,8 @@ from streamrec.bench.catalog import Catalog
 from streamrec.bench.runner import Measurement, Plan
 from streamrec.bench.systems import FlinkJob
 from streamrec.bench.traffic import Progress
+from streamrec.jobs.config import Batching, Checkpointing
+from streamrec.jobs.config_flags import to_args
 from streamrec.stack.config import StackConfig
 
 
@@ -33,24 +35,38 @@ class Setting:
     parallelism: int = 1
 
 
-DEFAULTS = Setting("defaults", "max batch 256, max delay 20 ms, buffer timeout 10 ms, p=1")
+def _flags(group: object) -> tuple[str, ...]:
+    """The job's flags for what ``group`` changes from the defaults."""
+    return tuple(to_args(group, changed_only=True))
+
+
+_DEFAULT = Batching()
+DEFAULTS = Setting(
+    "defaults",
+    f"max batch {_DEFAULT.max_batch}, max delay {_DEFAULT.max_delay_ms} ms, "
+    f"buffer timeout {_DEFAULT.buffer_timeout_ms} ms, p=1",
+)
 SETTINGS: tuple[Setting, ...] = (
     DEFAULTS,
-    Setting("max batch", "64", ("--max-batch", "64")),
-    Setting("max batch", "1024", ("--max-batch", "1024")),
-    Setting("max delay", "5 ms", ("--max-delay-ms", "5")),
-    Setting("max delay", "100 ms", ("--max-delay-ms", "100")),
-    Setting("bundle size/time", "10 / 5 ms", ("--bundle-size", "10", "--bundle-time-ms", "5")),
+    Setting("max batch", "64", _flags(Batching(max_batch=64))),
+    Setting("max batch", "1024", _flags(Batching(max_batch=1024))),
+    Setting("max delay", "5 ms", _flags(Batching(max_delay_ms=5))),
+    Setting("max delay", "100 ms", _flags(Batching(max_delay_ms=100))),
+    Setting("bundle size/time", "10 / 5 ms", _flags(Batching(bundle_size=10, bundle_time_ms=5))),
     Setting(
         "bundle size/time",
         "100000 / 1000 ms",
-        ("--bundle-size", "100000", "--bundle-time-ms", "1000"),
+        _flags(Batching(bundle_size=100_000, bundle_time_ms=1000)),
     ),
-    Setting("network buffer timeout", "100 ms (Flink default)", ("--buffer-timeout-ms", "100")),
+    Setting(
+        "network buffer timeout",
+        "100 ms (Flink default)",
+        _flags(Batching(buffer_timeout_ms=100)),
+    ),
     Setting("parallelism", "2", (), 2),
-    Setting("checkpoint interval", "1 s", ("--checkpoint-interval-ms", "1000")),
-    Setting("checkpoint interval", "60 s", ("--checkpoint-interval-ms", "60000")),
-    Setting("state backend", "hashmap (heap)", ("--state-backend", "hashmap")),
+    Setting("checkpoint interval", "1 s", _flags(Checkpointing(interval_ms=1000))),
+    Setting("checkpoint interval", "60 s", _flags(Checkpointing(interval_ms=60_000))),
+    Setting("state backend", "hashmap (heap)", _flags(Checkpointing(state_backend="hashmap"))),
 )
 
 

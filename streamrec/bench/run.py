@@ -29,6 +29,8 @@ from streamrec.bench.load import describe, load_average
 from streamrec.bench.runner import Measurement, Plan
 from streamrec.bench.systems import ConsumerBaseline, FlinkJob
 from streamrec.bench.traffic import Progress
+from streamrec.jobs.config import Batching
+from streamrec.jobs.config_flags import to_args
 from streamrec.scoring.pipeline import ScoringConfig
 from streamrec.stack.config import StackConfig
 
@@ -41,8 +43,8 @@ class Options:
     catalogs: tuple[int, ...] = (10_000, 100_000)
     systems: tuple[str, ...] = SYSTEMS
     plan: Plan = field(default_factory=Plan)
-    max_batch: int = 256
-    max_delay_ms: int = 20
+    max_batch: int = Batching.max_batch
+    max_delay_ms: int = Batching.max_delay_ms
     parallelism: int = 1
     knobs: bool = False
     limit_events: int = 4096
@@ -154,7 +156,7 @@ def _system(
     key: str, config: StackConfig, catalog: Catalog, options: Options, package_path: Path
 ) -> FlinkJob | ConsumerBaseline:
     name = f"bench-{uuid.uuid4().hex[:6]}"
-    batching = ("--max-batch", str(options.max_batch), "--max-delay-ms", str(options.max_delay_ms))
+    batching = to_args(Batching(max_batch=options.max_batch, max_delay_ms=options.max_delay_ms))
     if key in ("job", "job-alo"):
         delivery = "exactly-once" if key == "job" else "at-least-once"
         return FlinkJob(

@@ -17,11 +17,13 @@ from typing import Self
 
 from streamrec.bench.catalog import Catalog
 from streamrec.bench.traffic import Progress, silent
+from streamrec.jobs.config import Batching, Checkpointing, JobConfig, Topics
+from streamrec.jobs.config_flags import to_args
 from streamrec.model_registry.publisher import publish_to_stack
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
-from streamrec.stack.topics import TopicSpec, ensure_topics, job_topic_args, stack_topics
+from streamrec.stack.topics import TopicSpec, ensure_topics, stack_topics
 
 READY_TIMEOUT_S = 300.0
 STOPPED_TIMEOUT_S = 60.0
@@ -47,7 +49,7 @@ class FlinkJob(StopsOnExit):
     config: StackConfig
     catalog: Catalog
     name: str
-    delivery: str = "exactly-once"
+    delivery: str = Checkpointing.delivery
     parallelism: int = 1
     extra_args: Sequence[str] = ()
     label: str = ""
@@ -60,33 +62,38 @@ class FlinkJob(StopsOnExit):
         return f"{self.name}."
 
     @property
+    def topics(self) -> Topics:
+        return Topics().prefixed(self.prefix)
+
+    @property
     def in_topic(self) -> str:
-        return f"{self.prefix}events"
+        return self.topics.events
 
     @property
     def out_topic(self) -> str:
-        return f"{self.prefix}recommendations"
+        return self.topics.recommendations
 
     @property
     def transactional(self) -> bool:
-        return self.delivery == "exactly-once"
+        return self.delivery == Checkpointing.delivery
 
     def start(self, progress: Progress) -> None:
         ensure_topics(
             self.config.kafka_bootstrap, stack_topics(self.config.topic_partitions, self.prefix)
         )
-        args = [
-            *job_topic_args(self.prefix),
-            "--group-id", self.name,
-            "--delivery", self.delivery,
-            *self.extra_args,
-        ]  # fmt: skip
+        job = JobConfig(
+            bootstrap=self.config.kafka_bootstrap,
+            group_id=self.name,
+            topics=self.topics,
+            checkpointing=Checkpointing(delivery=self.delivery),
+        )
+        args = [*to_args(job, changed_only=True), *self.extra_args]
         deployment = lifecycle.deploy(
             self.config, self.name, args, parallelism=self.parallelism, tick=silent
         )
         self.job_id = deployment.job_id
         progress(f"{self.label}: job {self.job_id} running; publishing the model")
-        publish_to_stack(self.catalog.package, self.config, f"{self.prefix}models")
+        publish_to_stack(self.catalog.package, self.config, self.topics.models)
         wanted = int(self.catalog.version)
         lifecycle.wait(
             "model serving on every subtask",
@@ -128,8 +135,8 @@ class ConsumerBaseline(StopsOnExit):
     package_path: Path
     name: str
     mode: str
-    max_batch: int = 256
-    max_delay_ms: int = 20
+    max_batch: int = Batching.max_batch
+    max_delay_ms: int = Batching.max_delay_ms
     label: str = ""
     process: subprocess.Popen[str] | None = field(default=None, init=False)
 
@@ -138,11 +145,11 @@ class ConsumerBaseline(StopsOnExit):
 
     @property
     def in_topic(self) -> str:
-        return f"{self.name}.events"
+        return Topics().prefixed(f"{self.name}.").events
 
     @property
     def out_topic(self) -> str:
-        return f"{self.name}.recommendations"
+        return Topics().prefixed(f"{self.name}.").recommendations
 
     def start(self, progress: Progress) -> None:
         partitions = self.config.topic_partitions

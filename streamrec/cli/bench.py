@@ -14,6 +14,7 @@ from streamrec.bench.run import QUICK_PLAN, SYSTEMS, Options, run_benchmark
 from streamrec.bench.runner import Plan
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import stack_options
+from streamrec.jobs.config import Batching
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
 from streamrec.stack.ports import is_listening
@@ -42,9 +43,9 @@ def _systems(text: str) -> tuple[str, ...]:
               help="catalogue sizes (items) to run, comma-separated")  # fmt: skip
 @click.option("--systems", default=",".join(SYSTEMS), show_default=True,
               help="which streaming systems to run; (c) always runs")  # fmt: skip
-@click.option("--max-batch", type=int, default=256, show_default=True,
+@click.option("--max-batch", type=int, default=Batching.max_batch, show_default=True,
               help="job and (b): most events per model call; (c): its batch size")  # fmt: skip
-@click.option("--max-delay-ms", type=int, default=20, show_default=True,
+@click.option("--max-delay-ms", type=int, default=Batching.max_delay_ms, show_default=True,
               help="job and (b): most added batching delay")  # fmt: skip
 @click.option("-p", "--parallelism", type=int, default=1, show_default=True)
 @click.option("--knobs", is_flag=True, help="also sweep the job's knobs (about 20 min more)")

@@ -17,6 +17,8 @@ from streamrec.cli import model as model_cli
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import stack_options
 from streamrec.jobs import recommend
+from streamrec.jobs.config import Checkpointing, Topics
+from streamrec.jobs.config_flags import to_args
 from streamrec.model_registry.replay import live_copies, records_stamped_at_send, replay
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
@@ -122,15 +124,20 @@ def demo(
         bootstrap_servers=config.kafka_bootstrap,
         ref=version,
     )
-    job_args = [*lifecycle.stack_job_args(config, JOB_NAME), "--checkpoint-interval-ms", "2000"]
+    # 2 s checkpoints: read_committed readers see the demo's answers sooner.
+    job_args = [
+        *lifecycle.stack_job_args(config, JOB_NAME),
+        *to_args(Checkpointing(interval_ms=2_000), changed_only=True),
+    ]
     job_id = replace_running_job(config, job_args)
     click.echo(f"job {job_id} RUNNING")
     events = demo_events(count)
     # Small linger: the latency printed below is measured from each event's send time.
     records = records_stamped_at_send(events)
-    replay(records, config.kafka_bootstrap, "events", rate, click.echo, linger_ms=5)
+    topics = Topics()
+    replay(records, config.kafka_bootstrap, topics.events, rate, click.echo, linger_ms=5)
     received = read_recommendations(
-        config.kafka_bootstrap, "recommendations", {e["event_id"] for e in events}, 120
+        config.kafka_bootstrap, topics.recommendations, {e["event_id"] for e in events}, 120
     )
     versions = sorted({r["model_version"] for r in received.values()})
     click.echo(

@@ -16,11 +16,12 @@ import click
 from streamrec.cli.errors import user_errors
 from streamrec.cli.progress import Progress
 from streamrec.cli.stack import stack_options
+from streamrec.jobs.config import JobConfig
 from streamrec.ops import lifecycle, retention
 from streamrec.ops.deployments import SavepointRecord
 from streamrec.stack.config import StackConfig
 
-DEFAULT_NAME = "streamrec"
+DEFAULT_NAME = JobConfig.job_name
 PASS_THROUGH = {"ignore_unknown_options": True}
 DEFAULT_KEEP_SAVEPOINTS = 5
 

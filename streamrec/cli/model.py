@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from streamrec.cli.errors import user_errors
+from streamrec.jobs.config import Topics
 from streamrec.stack.config import StackConfig
 from streamrec.stack.keys import signing_key_path
 
@@ -75,7 +76,7 @@ def model() -> None:
     default=None,
     help="Also produce the events to Kafka.",
 )
-@click.option("--topic", default="events", show_default=True)
+@click.option("--topic", default=Topics.events, show_default=True)
 @click.option(
     "--rate", type=float, default=None, help="Records per second to Kafka (default: max)."
 )
@@ -339,7 +340,7 @@ def evaluate(
 @model.command()
 @source_options
 @bootstrap_option
-@click.option("--topic", default="events", show_default=True)
+@click.option("--topic", default=Topics.events, show_default=True)
 @click.option("--rate", type=float, default=None, help="Events per second (default: max).")
 @click.option(
     "--shift-to-now/--original-ts",
@@ -408,7 +409,7 @@ def promote(model_name: str, tracking_uri: str, ref: str, margin: float, force: 
 @click.option(
     "--version", "ref", default="champion", show_default=True, help="Version number or alias."
 )
-@click.option("--topic", default="models", show_default=True)
+@click.option("--topic", default=Topics.models, show_default=True)
 @signing_key_option
 @user_errors
 def publish(
@@ -433,7 +434,7 @@ def publish(
 @click.option(
     "--to", "ref", default=None, help="Version to restore (default: the previous champion)."
 )
-@click.option("--topic", default="models", show_default=True)
+@click.option("--topic", default=Topics.models, show_default=True)
 @signing_key_option
 @user_errors
 def rollback(

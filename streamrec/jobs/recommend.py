@@ -5,6 +5,9 @@ Submit to a cluster (``streamrec stack up`` starts one)::
     flink run --detached --python streamrec/jobs/recommend.py -- \
         --bootstrap 127.0.0.1:9092 --cassandra 127.0.0.1:9042
 
+Every setting and its default is in ``jobs.config`` (``--help`` lists the flags); the
+parsed ``JobConfig`` is what the graph, the operator and the scoring worker are built from.
+
 Graph (every operator has a stable uid, so savepoints survive code and parallelism
 changes; max parallelism is fixed at 128 for the same reason)::
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,13 +38,10 @@ from pyflink.datastream.connectors.kafka import (
 from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
-from streamrec.contracts.event import MAX_PAST_AGE_MS
 from streamrec.contracts.limits import MAX_RECORD_BYTES
+from streamrec.jobs import config_flags
+from streamrec.jobs.config import JobConfig, ModelIntake
 from streamrec.jobs.kafka_records import set_bytes_deserializer
-from streamrec.model_package.artifact_fetch import (
-    DEFAULT_FETCH_TIMEOUT_S,
-    DEFAULT_MAX_ARTIFACT_BYTES,
-)
 from streamrec.model_package.package_limits import DEFAULT_LIMITS
 from streamrec.model_package.signing import (
     load_public_key,
@@ -48,7 +49,6 @@ from streamrec.model_package.signing import (
     public_key_from_base64,
 )
 from streamrec.sinks.cassandra import CassandraSettings
-from streamrec.state.features import DEFAULT_HALF_LIFE_MS
 from streamrec.state.user_state import EVENT_TYPE
 from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.parse_events import DEAD_LETTERS, KEYED_EVENT_TYPE, ParseEvents
@@ -63,144 +63,46 @@ from streamrec.udfs.recommend_function import (
 MAX_PARALLELISM = 128
 # ISO-8859-1 maps bytes 1:1 to chars, so Python sees the exact bytes (for the DLQ too).
 LOSSLESS_CHARSET = "ISO-8859-1"
-DELIVERY_MODES = ("exactly-once", "at-least-once")  # the Kafka table sink's own names
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
-    p.add_argument("--cassandra", default=None, help="host:port; omit to skip Cassandra")
-    p.add_argument("--keyspace", default="streamrec")
-    p.add_argument("--events-topic", default="events")
-    p.add_argument("--dlq-topic", default="events.dlq")
-    p.add_argument("--models-topic", default="models")
-    p.add_argument("--rules-topic", default="rules")
-    p.add_argument("--recommendations-topic", default="recommendations")
-    p.add_argument("--group-id", default="streamrec-job")
-    p.add_argument("--job-name", default="streamrec")
-    p.add_argument(
-        "--delivery",
-        choices=DELIVERY_MODES,
-        default="exactly-once",
-        help="exactly-once: outputs visible to read_committed readers at each checkpoint; "
-        "at-least-once: visible at once, duplicates possible after a failure (dedupe on "
-        "event_id)",
-    )
-    p.add_argument("--checkpoint-interval-ms", type=int, default=10_000)
-    p.add_argument(
-        "--buffer-timeout-ms",
-        type=int,
-        default=10,
-        help="most time a record waits in a network buffer between operators (Flink's "
-        "default is 100; measured in streamrec.bench)",
-    )
-    p.add_argument(
-        "--state-backend",
-        choices=("cluster", "rocksdb", "hashmap"),
-        default="cluster",
-        help="keyed state backend; cluster: what flink-conf says (rocksdb)",
-    )
-    p.add_argument("--bundle-size", type=int, default=None, help="python.fn-execution.bundle.size")
-    p.add_argument(
-        "--bundle-time-ms", type=int, default=None, help="python.fn-execution.bundle.time"
-    )
-    p.add_argument("--k", type=int, default=20, help="items per recommendation")
-    p.add_argument("--num-candidates", type=int, default=200, help="retrieved per event")
-    p.add_argument("--retrieval-backend", choices=("auto", "brute", "hnsw"), default="auto")
-    p.add_argument("--max-batch", type=int, default=256, help="most events per model call")
-    p.add_argument("--max-delay-ms", type=int, default=20, help="most added batching delay")
-    p.add_argument("--state-ttl-days", type=int, default=30)
-    p.add_argument("--half-life-ms", type=int, default=DEFAULT_HALF_LIFE_MS)
-    p.add_argument(
-        "--max-event-age-days",
-        type=float,
-        default=MAX_PAST_AGE_MS / 86_400_000,
-        help="older events go to the DLQ as past_ts",
-    )
-    p.add_argument(
-        "--model-public-key",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="publisher public key (PEM or base64 file) that model references must be signed "
-        "with; repeat to trust several (key rotation). Without one, every model is rejected",
-    )
-    p.add_argument(
-        "--model-public-key-base64",
-        action="append",
-        default=[],
-        metavar="KEY",
-        help="the same as --model-public-key, given inline as base64 of the raw 32-byte key",
-    )
-    p.add_argument(
-        "--model-cache-dir",
-        default=None,
-        help="TaskManager directory for fetched packages, by sha256 (default: "
-        "<system temp dir>/streamrec-model-cache)",
-    )
-    p.add_argument(
-        "--max-model-bytes",
-        type=int,
-        default=DEFAULT_MAX_ARTIFACT_BYTES,
-        help="largest package the job fetches; a larger one is rejected",
-    )
-    p.add_argument(
-        "--max-model-decompressed-bytes",
-        type=int,
-        default=DEFAULT_LIMITS.max_decompressed_bytes,
-        help="most a package may expand to when loaded (package_limits has the other caps)",
-    )
-    p.add_argument(
-        "--model-fetch-timeout-s",
-        type=float,
-        default=DEFAULT_FETCH_TIMEOUT_S,
-        help="most time to fetch one package from the artifact store",
-    )
-    p.add_argument(
-        "--scoring-python",
-        default=None,
-        help="Python interpreter that runs each scoring worker on the TaskManagers (default: "
-        "the TaskManager's own Python)",
-    )
-    p.add_argument(
-        "--scoring-tf-threads",
-        type=int,
-        default=1,
-        help="TensorFlow threads per scoring worker (0: one per core). One leaves the other "
-        "core to the TaskManager, Kafka and Cassandra: 1,038 events/s drained vs 856 with one "
-        "per core (docs/architecture.md, 'The hot path')",
-    )
-    p.add_argument("--out-of-orderness-ms", type=int, default=5_000)
-    p.add_argument("--idleness-ms", type=int, default=30_000)
-    return p.parse_args(argv)
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The flags as argparse gives them (``--events-topic`` -> ``events_topic``), checked
+    against the config's ranges: a bad value exits with usage and the reason."""
+    return config_flags.parse_namespace(argv, __doc__.splitlines()[0])[0]
 
 
-def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
+def parse_config(argv: Sequence[str] | None = None) -> JobConfig:
+    return config_flags.parse(argv, __doc__.splitlines()[0])
+
+
+def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
     """Add the job's graph and sinks to ``env`` (``env.execute`` runs it)."""
+    topics, event_time = config.topics, config.event_time
     # Raw bytes; a null value (tombstone) is skipped and counted in the source
     # (<source>.deserializer.tombstonesSkipped), never reaching Python.
     events_source = _kafka_source(
-        args, args.events_topic, f"{args.group_id}-events", committed=True
+        config, topics.events, f"{config.group_id}-events", committed=True
     )
     events = env.from_source(
         events_source,
         WatermarkStrategy.for_bounded_out_of_orderness(
-            Duration.of_millis(args.out_of_orderness_ms)
-        ).with_idleness(Duration.of_millis(args.idleness_ms)),
+            Duration.of_millis(event_time.out_of_orderness_ms)
+        ).with_idleness(Duration.of_millis(event_time.idleness_ms)),
         "events",
     ).uid("events-source")
 
-    max_age_ms = int(args.max_event_age_days * 86_400_000)
     parsed = (
-        events.process(ParseEvents(args.events_topic, max_age_ms), output_type=KEYED_EVENT_TYPE)
+        events.process(
+            ParseEvents(topics.events, event_time.max_event_age_ms), output_type=KEYED_EVENT_TYPE
+        )
         .uid("parse-events")
         .name("parse-events")
     )
-    control = _control_stream(env, args)
+    control = _control_stream(env, config)
     recommendations = (
         _keyed_by_user(parsed)
         .connect(control.broadcast(SERVING_STATE))
-        .process(RecommendFunction(_settings(args)), output_type=OUTPUT_TYPE)
+        .process(RecommendFunction(_settings(config)), output_type=OUTPUT_TYPE)
         .uid("recommend")
         .name("recommend")
     )
@@ -210,10 +112,10 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
     t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
     statements = t_env.create_statement_set()
     for name, stream, topic, key in (
-        ("recommendations_sink", recommendations, args.recommendations_topic, "user_id"),
-        ("dead_letters_sink", dead_letters, args.dlq_topic, "reason"),
+        ("recommendations_sink", recommendations, topics.recommendations, "user_id"),
+        ("dead_letters_sink", dead_letters, topics.dead_letters, "reason"),
     ):
-        t_env.create_temporary_table(name, _kafka_sink(args, topic, key))
+        t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
         statements.add_insert(name, t_env.from_data_stream(stream))
     statements.attach_as_datastream()
 
@@ -231,7 +133,7 @@ def _keyed_by_user(parsed: DataStream) -> KeyedStream:
 
 
 def _kafka_source(
-    args: argparse.Namespace,
+    config: JobConfig,
     topic: str,
     group_id: str,
     *,
@@ -252,7 +154,7 @@ def _kafka_source(
     )
     builder = (
         KafkaSource.builder()
-        .set_bootstrap_servers(args.bootstrap)
+        .set_bootstrap_servers(config.bootstrap)
         .set_topics(topic)
         .set_group_id(group_id)
         .set_starting_offsets(start)
@@ -265,12 +167,12 @@ def _kafka_source(
     )
 
 
-def _control_stream(env: StreamExecutionEnvironment, args: argparse.Namespace) -> DataStream:
+def _control_stream(env: StreamExecutionEnvironment, config: JobConfig) -> DataStream:
     streams = []
-    for kind, topic in (("model", args.models_topic), ("rules", args.rules_topic)):
+    for kind, topic in (("model", config.topics.models), ("rules", config.topics.rules)):
         # Bytes, as for events: a tombstone (null value) on a compacted control topic is
         # how Kafka deletes a key; it is skipped and counted in the source.
-        source = _kafka_source(args, topic, f"{args.group_id}-{kind}", committed=False)
+        source = _kafka_source(config, topic, f"{config.group_id}-{kind}", committed=False)
         stream = (
             env.from_source(source, WatermarkStrategy.no_watermarks(), f"{kind}-source")
             .uid(f"{kind}-source")
@@ -287,7 +189,7 @@ def _control_row(kind: str, payload: bytes | None) -> Row:
     return Row(kind=kind, payload=bytes(payload or b"").decode(LOSSLESS_CHARSET))
 
 
-def _kafka_sink(args: argparse.Namespace, topic: str, key_field: str) -> TableDescriptor:
+def _kafka_sink(config: JobConfig, topic: str, key_field: str) -> TableDescriptor:
     """A Kafka sink keyed by ``key_field``; the other column is the raw record value.
 
     It goes through the Table API because PyFlink's KafkaSink record serializer cannot
@@ -304,79 +206,72 @@ def _kafka_sink(args: argparse.Namespace, topic: str, key_field: str) -> TableDe
             .build()
         )
         .option("topic", topic)
-        .option("properties.bootstrap.servers", args.bootstrap)
+        .option("properties.bootstrap.servers", config.bootstrap)
         .option("key.format", "raw")
         .option("key.fields", key_field)
         .option("value.format", "raw")
         .option("value.fields-include", "EXCEPT_KEY")
-        .option("sink.delivery-guarantee", args.delivery)
+        .option("sink.delivery-guarantee", config.checkpointing.delivery)
         # Sized against the broker's limit (contracts.limits): a record the broker refuses
         # would fail the transaction and restart the job on the same input.
         .option("properties.max.request.size", str(MAX_RECORD_BYTES))
     )
-    if args.delivery == "exactly-once":
+    if config.checkpointing.delivery == "exactly-once":
         descriptor = (
-            descriptor.option("sink.transactional-id-prefix", f"{args.job_name}-{topic}")
+            descriptor.option("sink.transactional-id-prefix", f"{config.job_name}-{topic}")
             # Must not exceed the broker's transaction.max.timeout.ms (1 h on our stack).
             .option("properties.transaction.timeout.ms", "900000")
         )
     return descriptor.build()
 
 
-def _settings(args: argparse.Namespace) -> RecommendSettings:
-    cassandra = None
-    if args.cassandra:
-        host, _, port = args.cassandra.rpartition(":")
-        cassandra = CassandraSettings((host,), int(port), args.keyspace)
+def _settings(config: JobConfig) -> RecommendSettings:
+    address = config.cassandra_address
+    cassandra = CassandraSettings((address[0],), address[1], config.keyspace) if address else None
     return RecommendSettings(
-        k=args.k,
-        num_candidates=args.num_candidates,
-        retrieval_backend=args.retrieval_backend,
-        max_batch=args.max_batch,
-        max_delay_ms=args.max_delay_ms,
-        state_ttl_days=args.state_ttl_days,
-        half_life_ms=args.half_life_ms,
+        scoring=config.scoring,
+        batching=config.batching,
+        state=config.state,
         cassandra=cassandra,
-        model_intake=_intake_settings(args),
-        worker_python=args.scoring_python,
-        worker_tf_threads=args.scoring_tf_threads,
+        model_intake=_intake_settings(config.models),
     )
 
 
-def _intake_settings(args: argparse.Namespace) -> IntakeSettings:
+def _intake_settings(models: ModelIntake) -> IntakeSettings:
     """Keys are read here, on the submitting client, and travel with the job as base64."""
-    keys = [public_key_base64(load_public_key(Path(path))) for path in args.model_public_key]
-    keys += [public_key_base64(public_key_from_base64(k)) for k in args.model_public_key_base64]
+    keys = [public_key_base64(load_public_key(Path(path))) for path in models.public_keys]
+    keys += [public_key_base64(public_key_from_base64(k)) for k in models.public_keys_base64]
     return IntakeSettings(
         public_keys_base64=tuple(keys),
-        cache_dir=args.model_cache_dir,
-        max_artifact_bytes=args.max_model_bytes,
-        fetch_timeout_s=args.model_fetch_timeout_s,
+        cache_dir=models.cache_dir,
+        max_artifact_bytes=models.max_bytes,
+        fetch_timeout_s=models.fetch_timeout_s,
         package_limits=replace(
-            DEFAULT_LIMITS, max_decompressed_bytes=args.max_model_decompressed_bytes
+            DEFAULT_LIMITS, max_decompressed_bytes=models.max_decompressed_bytes
         ),
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    args = parse_args(argv)
-    config = Configuration()
+    config = parse_config(argv)
+    batching, checkpointing = config.batching, config.checkpointing
+    flink = Configuration()
     # Thread mode: keyed state ~20x cheaper than process mode, and the timer batching in
     # udfs.timer_rounds needs synchronous timer registration (see that module).
-    config.set_string("python.execution-mode", "thread")
-    if args.state_backend != "cluster":
-        config.set_string("state.backend.type", args.state_backend)
-    if args.bundle_size is not None:
-        config.set_string("python.fn-execution.bundle.size", str(args.bundle_size))
-    if args.bundle_time_ms is not None:
-        config.set_string("python.fn-execution.bundle.time", str(args.bundle_time_ms))
-    env = StreamExecutionEnvironment.get_execution_environment(config)
+    flink.set_string("python.execution-mode", "thread")
+    if checkpointing.state_backend != "cluster":
+        flink.set_string("state.backend.type", checkpointing.state_backend)
+    if batching.bundle_size is not None:
+        flink.set_string("python.fn-execution.bundle.size", str(batching.bundle_size))
+    if batching.bundle_time_ms is not None:
+        flink.set_string("python.fn-execution.bundle.time", str(batching.bundle_time_ms))
+    env = StreamExecutionEnvironment.get_execution_environment(flink)
     env.set_max_parallelism(MAX_PARALLELISM)
-    env.enable_checkpointing(args.checkpoint_interval_ms)
-    env.set_buffer_timeout(args.buffer_timeout_ms)
-    build(env, args)
-    env.execute(args.job_name)
+    env.enable_checkpointing(checkpointing.interval_ms)
+    env.set_buffer_timeout(batching.buffer_timeout_ms)
+    build(env, config)
+    env.execute(config.job_name)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from pyflink.datastream.connectors.kafka import (
     KafkaSource,
 )
 
+from streamrec.jobs.config import Topics
+
 
 def to_placeholder_recommendation(raw: str) -> str:
     """Echo the trigger's ids; ``items`` stays empty until a model is served."""
@@ -48,8 +50,8 @@ def to_placeholder_recommendation(raw: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers")
-    parser.add_argument("--events-topic", default="events")
-    parser.add_argument("--recommendations-topic", default="recommendations")
+    parser.add_argument("--events-topic", default=Topics.events)
+    parser.add_argument("--recommendations-topic", default=Topics.recommendations)
     parser.add_argument("--group-id", default="streamrec-smoke")
     parser.add_argument("--job-name", default="streamrec-smoke")
     parser.add_argument(

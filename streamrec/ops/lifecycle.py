@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 import requests
 
 from streamrec.jobs import recommend
+from streamrec.jobs.config import JobConfig, ModelIntake
+from streamrec.jobs.config_flags import to_args
 from streamrec.ops.deployments import Deployment, SavepointRecord
 from streamrec.ops.errors import JobNotRunningError, JobOperationError
 from streamrec.stack import flink_client
@@ -45,15 +47,17 @@ def dashboard_url(config: StackConfig, job_id: str) -> str:
 
 def stack_job_args(config: StackConfig, name: str) -> list[str]:
     """What the stack decides: where the servers are, names tied to the job's name, and the
-    public key that model references must be signed with (``stack up`` creates it)."""
-    return [
-        "--bootstrap", config.kafka_bootstrap,
-        "--cassandra", f"127.0.0.1:{config.cassandra_port}",
-        "--keyspace", config.keyspace,
-        "--job-name", name,
-        "--group-id", name,
-        "--model-public-key", str(public_key_path(config)),
-    ]  # fmt: skip
+    public key that model references must be signed with (``stack up`` creates it).
+    Only what differs from the job's defaults is written."""
+    job = JobConfig(
+        bootstrap=config.kafka_bootstrap,
+        cassandra=f"127.0.0.1:{config.cassandra_port}",
+        keyspace=config.keyspace,
+        job_name=name,
+        group_id=name,
+        models=ModelIntake(public_keys=(str(public_key_path(config)),)),
+    )
+    return to_args(job, changed_only=True)
 
 
 def validate_job_args(config: StackConfig, name: str, job_args: Sequence[str]) -> None:

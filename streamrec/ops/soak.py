@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Producer
 
+from streamrec.jobs.config import Checkpointing, Topics
+from streamrec.jobs.config_flags import to_args
 from streamrec.model_registry.publisher import publish_to_stack
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.launcher import Stack
 from streamrec.stack.services.flink import FlinkService
-from streamrec.stack.topics import ensure_topics, job_topic_args, stack_topics
+from streamrec.stack.topics import ensure_topics, stack_topics
 
 RECOVERY_TIMEOUT_S = 300.0
 
@@ -72,8 +74,9 @@ class Soak:
         self.counts = Counts(bytearray(self.events))
         self.stop_reading = threading.Event()
 
-    def topic(self, name: str) -> str:
-        return f"{self.prefix}_{name}"
+    @property
+    def topics(self) -> Topics:
+        return Topics().prefixed(f"{self.prefix}_")
 
     def produce(self) -> None:
         producer = Producer(
@@ -90,7 +93,7 @@ class Soak:
             while True:
                 try:
                     producer.produce(
-                        self.topic("events"), key=user, value=json.dumps(event),
+                        self.topics.events, key=user, value=json.dumps(event),
                         timestamp=event["ts"],
                         on_delivery=lambda err, _m: err and failures.append(str(err)),
                     )  # fmt: skip
@@ -111,7 +114,7 @@ class Soak:
             {"bootstrap.servers": self.config.kafka_bootstrap, "group.id": f"{self.prefix}-r",
              "auto.offset.reset": "earliest", "isolation.level": "read_committed"}
         )  # fmt: skip
-        consumer.subscribe([self.topic("recommendations")])
+        consumer.subscribe([self.topics.recommendations])
         start = len(self.prefix) + 1
         while not self.stop_reading.is_set():
             for message in consumer.consume(500, 0.2):
@@ -163,11 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     Stack(config).up()
     soak = Soak(config, f"soak_{uuid.uuid4().hex[:6]}", args.events, args.rate, args.users)
     ensure_topics(config.kafka_bootstrap, stack_topics(4, prefix=f"{soak.prefix}_"))
-    publish_to_stack(model_package(config), config, soak.topic("models"))
+    publish_to_stack(model_package(config), config, soak.topics.models)
     job_args = [
-        *job_topic_args(prefix=f"{soak.prefix}_"),
-        "--checkpoint-interval-ms", str(args.checkpoint_interval_ms),
-    ]  # fmt: skip
+        *to_args(soak.topics),
+        *to_args(Checkpointing(interval_ms=args.checkpoint_interval_ms), changed_only=True),
+    ]
     lifecycle.deploy(config, soak.prefix, job_args, parallelism=args.parallelism, tick=print)
     print(f"soak {soak.prefix}: {args.events} events at {args.rate:.0f}/s, {args.kills} kills")
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from streamrec.contracts.rules import RuleSet, parse_rules
+from streamrec.jobs.config import Scoring
 from streamrec.model_package.errors import ModelPackageError, rejection_reason
 from streamrec.model_package.package import LoadedModel
 from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
@@ -46,13 +47,15 @@ log = logging.getLogger("streamrec.scoring.worker")
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    k: int = 20
-    num_candidates: int = 200
-    retrieval_backend: str = "auto"
+    """What one worker serves with; the defaults are the job's (jobs.config.Scoring)."""
+
+    k: int = Scoring.k
+    num_candidates: int = Scoring.num_candidates
+    retrieval_backend: str = Scoring.retrieval_backend
     feature_spec: FeatureSpec = field(default_factory=default_spec)
     package_limits: PackageLimits = DEFAULT_LIMITS
     cassandra: CassandraSettings | None = None
-    tf_threads: int = 0
+    tf_threads: int = Scoring.tf_threads
     """TensorFlow intra/inter-op threads; 0 leaves TensorFlow's default (one per core)."""
 
 

@@ -11,6 +11,8 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from streamrec.jobs.config import JobConfig
+
 HOST = "127.0.0.1"
 
 
@@ -47,8 +49,8 @@ class StackConfig:
     """JobManager RPC (TaskManagers register here)."""
     mlflow_port: int = 5000
     """MLflow tracking server."""
-    keyspace: str = "streamrec"
-    """Cassandra keyspace the migrations create."""
+    keyspace: str = JobConfig.keyspace
+    """Cassandra keyspace the migrations create; the job's default, so both agree."""
     topic_partitions: int = 4
     """Partitions of the ``events`` and ``recommendations`` topics (max useful parallelism)."""
 

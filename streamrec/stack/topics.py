@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streamrec.contracts.limits import BROKER_MESSAGE_MAX_BYTES
+from streamrec.jobs.config import Topics
+from streamrec.jobs.config_flags import to_args
 from streamrec.stack.errors import StackError
 
 # The models topic carries references to packages (< 2 KiB each), not their bytes, so it
@@ -24,30 +26,24 @@ def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
 
     ``prefix`` gives a separate set of the same topics (tests run one job per set).
     """
+    topics = Topics().prefixed(prefix)
     compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
     return [
-        TopicSpec(f"{prefix}events", partitions),
-        TopicSpec(f"{prefix}recommendations", partitions),
-        TopicSpec(f"{prefix}events.dlq", 1),
+        TopicSpec(topics.events, partitions),
+        TopicSpec(topics.recommendations, partitions),
+        TopicSpec(topics.dead_letters, 1),
         TopicSpec(
-            f"{prefix}models",
+            topics.models,
             1,
             {**compacted, "max.message.bytes": str(MODELS_MAX_MESSAGE_BYTES)},
         ),
-        TopicSpec(f"{prefix}rules", 1, dict(compacted)),
+        TopicSpec(topics.rules, 1, dict(compacted)),
     ]
 
 
 def job_topic_args(prefix: str = "") -> list[str]:
     """``recommend.py`` flags naming the topics of ``stack_topics(prefix=prefix)``."""
-    flags = {
-        "--events-topic": "events",
-        "--dlq-topic": "events.dlq",
-        "--models-topic": "models",
-        "--rules-topic": "rules",
-        "--recommendations-topic": "recommendations",
-    }
-    return [arg for flag, name in flags.items() for arg in (flag, f"{prefix}{name}")]
+    return to_args(Topics().prefixed(prefix))
 
 
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:

@@ -44,12 +44,13 @@ from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
+from streamrec.jobs.config import Batching, Scoring, UserState
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.worker import WorkerSettings
 from streamrec.scoring.worker_client import ScoringWorker
 from streamrec.sinks.cassandra import CassandraSettings
 from streamrec.state import user_state
-from streamrec.state.features import DEFAULT_HALF_LIFE_MS, UserFeatures, default_spec, update
+from streamrec.state.features import UserFeatures, default_spec, update
 from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
 from streamrec.udfs.timer_rounds import TimerRounds
@@ -80,32 +81,29 @@ SERVING_STATE = MapStateDescriptor("serving", Types.STRING(), Types.STRING())
 
 @dataclass(frozen=True)
 class RecommendSettings:
-    k: int = 20
-    num_candidates: int = 200
-    retrieval_backend: str = "auto"
-    max_batch: int = 256
-    """Most events scored in one TensorFlow call."""
-    max_delay_ms: int = 20
-    """Most time an event waits for its batch (the timer tick)."""
-    state_ttl_days: int = 30
-    half_life_ms: int = DEFAULT_HALF_LIFE_MS
+    """The job's config groups this operator uses (jobs.config has each field's default and
+    why), plus what the submitting client resolved: Cassandra's address and the keys."""
+
+    scoring: Scoring = field(default_factory=Scoring)
+    """What the scoring worker computes, with which interpreter and threads."""
+    batching: Batching = field(default_factory=Batching)
+    """``max_batch`` events per scoring call at most; ``max_delay_ms`` is the round length."""
+    state: UserState = field(default_factory=UserState)
+    """State TTL and feature half-life."""
     cassandra: CassandraSettings | None = None
     model_intake: IntakeSettings = field(default_factory=IntakeSettings)
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
-    worker_python: str | None = None
-    """Interpreter of the scoring worker; None: the TaskManager's Python."""
-    worker_tf_threads: int = 1
-    """TensorFlow threads of the scoring worker; 0: one per core."""
 
     def worker_settings(self) -> WorkerSettings:
+        scoring = self.scoring
         return WorkerSettings(
-            k=self.k,
-            num_candidates=self.num_candidates,
-            retrieval_backend=self.retrieval_backend,
-            feature_spec=default_spec(self.half_life_ms),
+            k=scoring.k,
+            num_candidates=scoring.num_candidates,
+            retrieval_backend=scoring.retrieval_backend,
+            feature_spec=default_spec(self.state.half_life_ms),
             package_limits=self.model_intake.package_limits,
             cassandra=self.cassandra,
-            tf_threads=self.worker_tf_threads,
+            tf_threads=scoring.tf_threads,
         )
 
 
@@ -115,18 +113,18 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         s = self.settings
-        self.features = runtime_context.get_state(user_state.features_descriptor(s.state_ttl_days))
+        self.features = runtime_context.get_state(user_state.features_descriptor(s.state.ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
         self.legacy_pending = runtime_context.get_list_state(user_state.legacy_pending_descriptor())
-        self.worker = ScoringWorker(s.worker_settings(), s.worker_python)
+        self.worker = ScoringWorker(s.worker_settings(), s.scoring.python)
         self.worker.start()
         self.serving = Serving(
-            default_spec(s.half_life_ms),
+            default_spec(s.state.half_life_ms),
             loader=self.worker.load_model,
             rules_sink=self.worker.set_rules,
             intake=s.model_intake,
         )
-        self.rounds = TimerRounds(s.max_delay_ms)
+        self.rounds = TimerRounds(s.batching.max_delay_ms)
         self.batch: list[tuple[Event, UserFeatures]] = []
         self._register_metrics(runtime_context.get_metrics_group())
 
@@ -157,7 +155,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             self._drain_legacy_pending(user_id)
         self._fold_pending(user_id)
         round_ended = self.rounds.fired(user_id, timestamp)
-        if self.batch and (round_ended or len(self.batch) >= self.settings.max_batch):
+        if self.batch and (round_ended or len(self.batch) >= self.settings.batching.max_batch):
             yield from self._flush()
 
     def _fold_pending(self, user_id: str) -> None:
@@ -169,7 +167,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             try:
                 event = user_state.pending_from_row(user_id, row)
                 features = update(features, event, self.serving.category_of,
-                                  half_life_ms=self.settings.half_life_ms)  # fmt: skip
+                                  half_life_ms=self.settings.state.half_life_ms)  # fmt: skip
             except Exception:
                 # The parser let it through, so this is a bug; raising would replay this
                 # event (and fail) forever behind every other user's events. Not a side

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streamrec.jobs import recommend
+from streamrec.jobs import config_flags, recommend
 from streamrec.stack import provision
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
@@ -44,3 +44,15 @@ def test_the_job_and_its_provisioning_agree(
     )
     assert job.model_public_key, "without a trusted key every model is rejected"
     assert job.delivery == "exactly-once"
+
+
+@pytest.mark.parametrize("read", [_compose, _kubernetes], ids=["compose", "kubernetes"])
+def test_the_job_arguments_repeat_no_default(
+    read: Callable[[], tuple[list[str], list[str]]],
+) -> None:
+    """Defaults live in jobs/config.py only; the keyspace is the one kept, written beside
+    the provisioning step's so that the two visibly agree."""
+    job_args, _ = read()
+    rendered = config_flags.to_args(config_flags.parse(job_args), changed_only=True)
+    given = [arg for arg in job_args if arg.startswith("--")]
+    assert sorted(given) == sorted([*rendered[::2], "--keyspace"])
