@@ -142,23 +142,25 @@ class CheckReport:
         )
 
 
+def answerer(answer: Mapping[str, Any]) -> str:
+    """Who answered: the model version, and the rules version when rules were applied."""
+    rules = answer.get("rules_version")
+    return str(answer["model_version"]) + ("" if rules is None else f" with rules {rules}")
+
+
 def compare_online(
     model: LoadedModel,
     check: CheckCase,
     answers: Mapping[str, Mapping[str, Any]],
     run: str,
+    answerers: Mapping[str, int],
     feature_mismatches: Sequence[str] = (),
 ) -> CheckReport:
-    """Score the job's ``answers`` (recommendation records by event id, every event of
-    the run) against the offline rankings of the same users."""
+    """Score the job's ``answers`` (recommendation records by event id, at least each
+    evaluated user's last) against the offline rankings of the same users; ``answerers``
+    counts who answered every replayed event (``answerer``)."""
     version = model.version
-    foreign: dict[str, int] = {}
-    for answer in answers.values():
-        who = answer["model_version"]
-        if answer.get("rules_version") is not None:
-            who = f"{who} with rules {answer['rules_version']}"
-        if who != version:
-            foreign[who] = foreign.get(who, 0) + 1
+    foreign = {who: n for who, n in answerers.items() if who != version}
     eval_set = check.case.eval_set
     rows, online, missing = [], [], []
     for row, user in enumerate(eval_set.users):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,13 +26,22 @@ PROBE_WAIT_S = 3.0
 
 
 class AnswerTap:
-    """Recommendations to events whose id starts with ``run``, by event id."""
+    """The job's answers to events whose id starts with ``run``.
 
-    def __init__(self, bootstrap: str, topic: str, run: str) -> None:
+    Of the replayed events (``replayed``) it keeps who answered each and the whole answer
+    only for ``scored`` ones (a whole log's answers would take gigabytes); every other
+    answer of the run (the probes) is kept whole.
+    """
+
+    def __init__(
+        self, bootstrap: str, topic: str, run: str, replayed: set[str], scored: set[str]
+    ) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        self.run = run
+        self.run, self.replayed, self.scored = run, replayed, scored
         self.answers: dict[str, dict[str, Any]] = {}
+        self.answered_by: dict[str, str] = {}
+        """Replayed event id -> ``online_check.answerer`` of its answer."""
         self.duplicates = 0
         self._consumer = Consumer(
             {
@@ -54,7 +64,7 @@ class AnswerTap:
         self._consumer.assign(starts)
 
     def poll(self, seconds: float) -> int:
-        """Read for ``seconds``; returns how many new answers of this run arrived."""
+        """Read for ``seconds``; returns how many replayed events got their first answer."""
         fresh = 0
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -65,22 +75,25 @@ class AnswerTap:
             event_id = answer.get("event_id", "")
             if not event_id.startswith(self.run):
                 continue
-            if event_id in self.answers:
-                self.duplicates += 1
-            else:
-                fresh += 1
-            self.answers[event_id] = answer
+            if event_id in self.replayed:
+                if event_id in self.answered_by:
+                    self.duplicates += 1
+                else:
+                    fresh += 1
+                self.answered_by[event_id] = online_check.answerer(answer)
+            if event_id in self.scored or event_id not in self.replayed:
+                self.answers[event_id] = answer
         return fresh
 
-    def collect(self, event_ids: Collection[str], stall_s: float) -> set[str]:
-        """Read until every id has its answer, or nothing new came for ``stall_s``;
-        returns the ids still unanswered."""
-        missing = set(event_ids) - self.answers.keys()
+    def collect(self, stall_s: float) -> set[str]:
+        """Read until every replayed event has its answer, or nothing new came for
+        ``stall_s``; returns the ids still unanswered."""
+        missing = self.replayed - self.answered_by.keys()
         quiet_since = time.monotonic()
         while missing and time.monotonic() - quiet_since < stall_s:
             if self.poll(1.0):
                 quiet_since = time.monotonic()
-            missing -= self.answers.keys()
+            missing -= self.answered_by.keys()
         return missing
 
     def close(self) -> None:
@@ -134,7 +147,9 @@ def run_check(
     """Publish (``publish`` puts ``model``'s package on the job's models topic), wait for
     it to serve, replay ``check.past`` and compare the job's answers with offline."""
     run = f"oc{uuid.uuid4().hex[:8]}"
-    tap = AnswerTap(topics.bootstrap, topics.recommendations, run)
+    replayed = {online_check.online_id(run, e.event_id) for e in check.past}
+    scored = {online_check.online_id(run, e) for e in check.last_event.values()}
+    tap = AnswerTap(topics.bootstrap, topics.recommendations, run, replayed, scored)
 
     def send(events: Sequence[Event]) -> None:
         replay(records_from_events(events), topics.bootstrap, topics.events, rate_per_s,
@@ -147,14 +162,15 @@ def run_check(
         copies = online_check.replay_copies(check.past, run, int(time.time() * 1000))
         replay(records_from_events(copies), topics.bootstrap, topics.events, rate_per_s,
                progress, linger_ms=20)  # fmt: skip
-        wanted = {e.event_id for e in copies}
-        missing = tap.collect(wanted, stall_s)
+        missing = tap.collect(stall_s)
         if missing:
-            progress(f"{len(missing)} of {len(wanted)} replayed events got no answer")
+            progress(f"{len(missing)} of {len(replayed)} replayed events got no answer")
         if tap.duplicates:
             progress(f"{tap.duplicates} answers arrived twice (the last one is used)")
     finally:
         tap.close()
-    answers = {e: a for e, a in tap.answers.items() if e in wanted}
+    answers = {e: a for e, a in tap.answers.items() if e in scored}
     mismatches = online_check.feature_mismatches(model, check, copies, run, half_life_ms)
-    return online_check.compare_online(model, check, answers, run, mismatches)
+    return online_check.compare_online(
+        model, check, answers, run, Counter(tap.answered_by.values()), mismatches
+    )

@@ -1,5 +1,6 @@
 """The pure half of the online check: replay copies, feature parity, the report."""
 
+from collections import Counter
 from itertools import pairwise
 
 import pytest
@@ -9,6 +10,7 @@ from streamrec.model_registry.evaluate import model_rankings
 from streamrec.model_registry.online_check import (
     CheckCase,
     K,
+    answerer,
     check_case,
     compare_online,
     feature_mismatches,
@@ -45,6 +47,11 @@ def answers_as_offline(model, check: CheckCase, run: str) -> dict[str, dict]:
     }
 
 
+def compare(model, check: CheckCase, answers: dict[str, dict]):
+    answerers = Counter(answerer(a) for a in answers.values())
+    return compare_online(model, check, answers, "r1", answerers)
+
+
 def test_copies_are_shifted_as_one_and_renamed(check: CheckCase) -> None:
     copies = replay_copies(check.past, "r1", NOW_MS)
     assert copies[-1].ts == NOW_MS
@@ -63,7 +70,7 @@ def test_the_job_fold_of_the_copies_gives_the_offline_model_inputs(model, check)
 
 
 def test_answers_equal_to_offline_pass(model, check: CheckCase) -> None:
-    report = compare_online(model, check, answers_as_offline(model, check, "r1"), "r1")
+    report = compare(model, check, answers_as_offline(model, check, "r1"))
     assert report.users == len(check.case.eval_set.users)
     assert report.identical == report.users
     assert report.online_recall == report.offline_recall
@@ -75,14 +82,14 @@ def test_fallback_answers_missing_users_and_a_gap_are_problems(model, check) -> 
     first, second, *_ = sorted(answers)
     answers[first] = {**answers[first], "model_version": "fallback:popularity", "items": []}
     del answers[second]
-    report = compare_online(model, check, answers, "r1")
+    report = compare(model, check, answers)
     problems = " ".join(report.problems())
     assert report.missing and "got no answer" in problems
     assert report.foreign == {"fallback:popularity": 1} and "fallback" in problems
     assert report.identical == report.users - 1
 
     wrong = {e: {**a, "items": list(reversed(a["items"]))[:1]} for e, a in answers.items()}
-    gapped = compare_online(model, check, wrong, "r1")
+    gapped = compare(model, check, wrong)
     assert gapped.online_recall < gapped.offline_recall and "gap" in " ".join(gapped.problems())
 
 
@@ -90,5 +97,5 @@ def test_rules_count_as_another_answerer(model, check: CheckCase) -> None:
     answers = answers_as_offline(model, check, "r1")
     key = next(iter(answers))
     answers[key] = {**answers[key], "rules_version": "r3"}
-    report = compare_online(model, check, answers, "r1")
+    report = compare(model, check, answers)
     assert report.foreign == {f"{model.version} with rules r3": 1}
