@@ -220,6 +220,14 @@ def _load_source(source: DataSource) -> tuple[list[Any], dict[str, str]] | None:
     help="Also train and package the ranker (off: it lowered Recall@20 on the real logs).",
 )
 @click.option(
+    "--engaged-history/--no-engaged-history",
+    default=True,
+    show_default=True,
+    help="Let the training data decide how scoring uses each user's engaged-item history "
+    "(whole-history seen filter, or re-engagement candidates with a fitted score blend); "
+    "off: the recent-items filter and the retrieval score alone.",
+)
+@click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the package here."
 )
 @user_errors
@@ -231,6 +239,7 @@ def train(
     epochs: int,
     embedding_dim: int,
     ranker: bool,
+    engaged_history: bool,
     out: Path | None,
 ) -> None:
     """Train on generated data (default) or a real log; register a version as challenger."""
@@ -247,7 +256,12 @@ def train(
         loaded = data.events, data.item_categories
     events, categories = loaded
     click.echo(f"training on {len(events)} events")
-    config = TrainConfig(epochs=epochs, embedding_dim=embedding_dim, use_ranker=ranker)
+    config = TrainConfig(
+        epochs=epochs,
+        embedding_dim=embedding_dim,
+        use_ranker=ranker,
+        engaged_history=engaged_history,
+    )
     started = time.perf_counter()
     result = run_training(events, categories, config)
     metrics = {**result.metrics, **result.timings, "train_total_s": time.perf_counter() - started}
@@ -283,6 +297,14 @@ def train(
 @click.option("--leave-out", default=5, show_default=True, help="N of leave-last-N-out.")
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--ranker/--no-ranker", default=False, show_default=True)
+@click.option(
+    "--engaged-history/--no-engaged-history",
+    default=True,
+    show_default=True,
+    help="Let the training data decide how scoring uses each user's engaged-item history "
+    "(whole-history seen filter, or re-engagement candidates with a fitted score blend); "
+    "off: the recent-items filter and the retrieval score alone.",
+)
 @tracking_option
 @click.option("--no-mlflow", is_flag=True, help="Print the tables only.")
 @user_errors
@@ -292,6 +314,7 @@ def evaluate(
     leave_out: int,
     epochs: int,
     ranker: bool,
+    engaged_history: bool,
     tracking_uri: str,
     no_mlflow: bool,
 ) -> None:
@@ -314,7 +337,7 @@ def evaluate(
         raise click.ClickException("give a log: --log, --movielens, --csv or --events")
     events, categories = loaded
     name = source.name
-    config = TrainConfig(epochs=epochs, use_ranker=ranker)
+    config = TrainConfig(epochs=epochs, use_ranker=ranker, engaged_history=engaged_history)
     click.echo(f"{name}: {len(events)} events, {len({e.user_id for e in events})} users")
     for protocol in protocols or PROTOCOLS:
         case = make_case(protocol, events, categories, config, leave_out)
@@ -325,6 +348,7 @@ def evaluate(
             f"interactions evaluated; trained on {report.train_events} events in "
             f"{report.train_s:.0f} s; package {report.package_bytes / 1e6:.1f} MB\n"
         )
+        click.echo(report.scoring_text() + "\n")
         click.echo(markdown(report))
         if no_mlflow:
             continue

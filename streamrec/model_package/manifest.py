@@ -30,7 +30,7 @@ from streamrec.model_package.spec_fields import (
     text,
 )
 from streamrec.model_package.user_tower import UserTowerSpec
-from streamrec.state.features import FeatureSpec
+from streamrec.state.features import FeatureSpec, ScoringUse
 
 FORMAT_VERSION = 2
 SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION})
@@ -223,7 +223,7 @@ def _capped(data: dict[str, Any], key: str, cap: int) -> int:
 def _feature_spec(value: Any, limits: PackageLimits) -> FeatureSpec:
     where = "feature_spec"
     data = obj(value, where)
-    only_keys(data, {"name", "version", "fields", "half_life_ms", "event_types"}, where)
+    only_keys(data, {"name", "version", "fields", "half_life_ms", "event_types", "scoring"}, where)
     text(get(data, "name", where), limits.max_id_chars, f"{where}.name")
     integer(data, "version", 0, 2**31, where)
     integer(data, "half_life_ms", 1, 2**53, where)
@@ -246,6 +246,16 @@ def _feature_spec(value: Any, limits: PackageLimits) -> FeatureSpec:
             raise InvalidManifestError(f"{at}.shape: expected a list of dimensions")
         if not all(type(d) is int and -1 <= d <= 2**31 for d in shape):
             raise InvalidManifestError(f"{at}.shape: dimensions must be integers")
+    scoring = data.get("scoring")
+    if scoring is not None:
+        # Optional: how the model's scoring uses state (state.features.ScoringUse).
+        blend = obj(scoring, f"{where}.scoring").get("blend")
+        if isinstance(blend, dict) and len(blend) > MAX_FEATURE_FIELDS:
+            raise InvalidManifestError(f"{where}.scoring.blend: too many terms")
+        try:
+            ScoringUse.from_dict(scoring)
+        except ValueError as ex:
+            raise InvalidManifestError(f"{where}: {str(ex)[:200]}") from ex
     return FeatureSpec.from_dict(data)
 
 

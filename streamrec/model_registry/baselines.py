@@ -2,8 +2,10 @@
 
 Every baseline sees only the training events of a protocol (``protocols.EvalCase``) and,
 per user, the same ``UserFeatures`` the model gets; like the serving path, each drops
-the user's ``recent_items`` from its list. Ties go to the more popular item, then the
-lower id, so results are deterministic.
+the user's ``recent_items`` from its list, or the whole ``engaged_items`` history with
+``whole_history`` (the seen filter of a model whose ScoringUse asks for it, so model and
+baselines are filtered alike). Ties go to the more popular item, then the lower id, so
+results are deterministic.
 """
 
 from __future__ import annotations
@@ -15,25 +17,36 @@ import numpy as np
 
 from streamrec.contracts.event import Event
 from streamrec.model_registry.evaluate import is_engagement
-from streamrec.state.features import RECENT_ITEMS_CAP, UserFeatures
+from streamrec.state.features import ENGAGED_ITEMS_CAP, RECENT_ITEMS_CAP, UserFeatures
 
 COOCCURRENCE_WINDOW = RECENT_ITEMS_CAP
 """Two engagements of one user count as co-occurring when at most this many positions
 apart in the user's time-ordered history: the span the online features can query."""
 
 
+def seen_items(features: UserFeatures, whole_history: bool) -> set[str]:
+    """What the seen filter drops for this user."""
+    if whole_history:
+        return {*features.recent_items, *features.engaged_items}
+    return set(features.recent_items)
+
+
 def popularity_rankings(
-    events: Iterable[Event], features: Sequence[UserFeatures], k: int, since_ts: int | None = None
+    events: Iterable[Event],
+    features: Sequence[UserFeatures],
+    k: int,
+    since_ts: int | None = None,
+    whole_history: bool = False,
 ) -> list[list[str]]:
-    """Most-engaged items (only events at or after ``since_ts`` if given), minus recent items."""
+    """Most-engaged items (only events at or after ``since_ts`` if given), minus seen items."""
     counts = Counter(
         e.item_id for e in events if is_engagement(e) and (since_ts is None or e.ts >= since_ts)
     )
     top = [item for item, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    top = top[: k + RECENT_ITEMS_CAP]
+    top = top[: k + RECENT_ITEMS_CAP + (ENGAGED_ITEMS_CAP if whole_history else 0)]
     out = []
     for f in features:
-        seen = set(f.recent_items)
+        seen = seen_items(f, whole_history)
         out.append([i for i in top if i not in seen][:k])
     return out
 
@@ -44,6 +57,7 @@ def cooccurrence_rankings(
     k: int,
     window: int = COOCCURRENCE_WINDOW,
     batch_size: int = 256,
+    whole_history: bool = False,
 ) -> list[list[str]]:
     """Item-to-item co-occurrence: score(j) = sum over the user's recent items r of the
     number of times r and j were engaged with by one user at most ``window`` positions
@@ -91,6 +105,10 @@ def cooccurrence_rankings(
         )
         scores = np.asarray((query @ counts).todense()) + prior
         scores[q_rows, q_cols] = -np.inf  # the serving path filters recent items
+        if whole_history:
+            for row, f in enumerate(chunk):
+                gone = [index[i] for i in f.engaged_items if i in index]
+                scores[row, gone] = -np.inf
         kk = min(k, n)
         top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
         for row in range(len(chunk)):

@@ -34,9 +34,13 @@ def compare(
         rankings["model"] = model_rankings(model, features, k)
         if model.ranker is not None:
             rankings["retrieval"] = model_rankings(without_ranker(model), features, k)
-    rankings["popularity"] = popularity_rankings(case.train_events, features, k)
+    # The baselines get the model's seen filter: a whole-history filter lifts them too.
+    use = model.manifest.feature_spec.scoring if model is not None else None
+    whole = use is not None and use.seen_filter == "engaged"
+    events = case.train_events
+    rankings["popularity"] = popularity_rankings(events, features, k, whole_history=whole)
     rankings["recent_popularity"] = popularity_rankings(
-        case.train_events, features, k, since_ts=case.recent_since_ts
+        events, features, k, since_ts=case.recent_since_ts, whole_history=whole
     )
-    rankings["cooccurrence"] = cooccurrence_rankings(case.train_events, features, k)
+    rankings["cooccurrence"] = cooccurrence_rankings(events, features, k, whole_history=whole)
     return {name: ranking_metrics(ranked, truth, ks) for name, ranked in rankings.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamrec.contracts.event import Event
 from streamrec.model_package.package import build_package, load_package
@@ -18,6 +18,7 @@ from streamrec.model_registry.comparison import compare
 from streamrec.model_registry.evaluate import KS
 from streamrec.model_registry.protocols import EvalCase, leave_last_case, temporal_case
 from streamrec.model_registry.train import TrainConfig, fit, flat_metrics
+from streamrec.state.features import ScoringUse
 
 PROTOCOLS: tuple[str, ...] = ("temporal", "leave_last")
 
@@ -32,6 +33,10 @@ class ProtocolReport:
     """Method (model, baselines) -> Recall@K / NDCG@K."""
     train_s: float
     package_bytes: int
+    scoring: ScoringUse | None = None
+    """How the model's scoring uses the engaged-item history (decided in training)."""
+    facts: dict[str, float] = field(default_factory=dict)
+    """What training measured to decide it (repeat rate, inner-split Recall@20)."""
 
     def metrics(self) -> dict[str, float]:
         """Flat names for MLflow: the model's unprefixed, baselines as pop_/cooc_/..."""
@@ -43,9 +48,28 @@ class ProtocolReport:
                 "train_events": float(self.train_events),
                 "train_s": self.train_s,
                 "package_bytes": float(self.package_bytes),
+                **self.facts,
             }
         )
+        if self.scoring is not None:
+            out["scoring_whole_history_filter"] = float(self.scoring.seen_filter == "engaged")
+            out["scoring_reengage"] = float(self.scoring.reengage)
+            out.update({f"blend_weight_{t}": w for t, w in self.scoring.blend})
         return out
+
+    def scoring_text(self) -> str:
+        """One line on the model's scoring use, for the printed report."""
+        use = self.scoring
+        if use is None:
+            return "scoring: recent-items filter, retrieval score"
+        blend = ", ".join(f"{t} {w:.2f}" for t, w in use.blend) or "retrieval score"
+        rate = self.facts.get("repeat_rate")
+        return (
+            f"scoring: {'whole-history' if use.seen_filter == 'engaged' else 'recent-items'} "
+            f"seen filter, re-engagement candidates {'on' if use.reengage else 'off'}"
+            + (f" (training repeat rate {rate:.3f})" if rate is not None else "")
+            + f"; blend: {blend}"
+        )
 
 
 def make_case(
@@ -77,6 +101,11 @@ def measure(
     train_s = time.perf_counter() - clock
     package = build_package(fitted.artifacts, "quality", "0", {})
     model = load_package(package, fitted.artifacts.feature_spec)
+    facts = {
+        k: float(v)
+        for k, v in fitted.artifacts.params.items()
+        if k == "repeat_rate" or k.startswith("blend_inner")
+    }
     return ProtocolReport(
         case.protocol,
         len(case.eval_set.users),
@@ -85,6 +114,8 @@ def measure(
         compare(model, case),
         train_s,
         len(package),
+        fitted.artifacts.feature_spec.scoring,
+        facts,
     )
 
 

@@ -14,7 +14,9 @@ import numpy as np
 from streamrec.contracts.event import Event
 from streamrec.model_package.package import ModelArtifacts, build_package, load_package
 from streamrec.model_package.vectorizer import FeatureVectorizer
+from streamrec.model_registry.blend import fit_blend, repeat_rate, scoring_use
 from streamrec.model_registry.comparison import compare
+from streamrec.model_registry.errors import DataError
 from streamrec.model_registry.examples import fold, item_popularity
 from streamrec.model_registry.protocols import (
     EvalCase,
@@ -32,7 +34,8 @@ from streamrec.state.features import (
     DEFAULT_HALF_LIFE_MS,
     RECENT_ITEMS_CAP,
     UNKNOWN_CATEGORY,
-    default_spec,
+    ScoringUse,
+    model_spec,
 )
 
 
@@ -70,6 +73,11 @@ class TrainConfig:
     full_catalog: bool = False
     """Serve every item in the catalogue, not only those seen in training; unseen ones are
     cold-start items (category-driven embeddings). Benchmarks use it to fix catalogue size."""
+    engaged_history: bool = True
+    """Let the training data decide how scoring uses the engaged-item history (model
+    registry.blend.scoring_use: whole-history seen filter or re-engagement candidates) and,
+    without a ranker, fit the score blend on an inner split (towers trained twice). Off:
+    the scoring of earlier releases (recent_items filter, retrieval score)."""
 
     def params(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -217,8 +225,13 @@ def fit(
         losses = fit_towers(inputs, targets, config.epochs)
         timings["two_tower_s"] = time.perf_counter() - clock
 
+    use, blend_metrics = None, {}
+    if config.engaged_history:
+        clock = time.perf_counter()
+        use, blend_metrics = _scoring_use(train_events, item_categories, config)
+        timings["blend_s"] = time.perf_counter() - clock
     artifacts = ModelArtifacts(
-        feature_spec=default_spec(config.half_life_ms),
+        feature_spec=model_spec(config.half_life_ms, use),
         user_tower=towers.user_tower,
         ranker=ranker,
         item_ids=item_ids,
@@ -231,9 +244,38 @@ def fit(
             "split_ts": cut,
             "train_loss": losses,
             "train_examples": float(len(targets)),
+            **blend_metrics,
         },
     )
     return Fitted(artifacts, losses, timings)
+
+
+def _scoring_use(
+    train_events: Sequence[Event], item_categories: Mapping[str, str], config: TrainConfig
+) -> tuple[ScoringUse, dict[str, float]]:
+    """The model's ScoringUse (model_registry.blend) and what deciding it measured. With a
+    ranker there is no blend: the ranker orders the candidates."""
+    rate = repeat_rate(train_events)
+    use = scoring_use(rate)
+    facts = {"repeat_rate": rate}
+    if config.use_ranker:
+        # The ranker learned on retrieval candidates only: it keeps the seen filter.
+        return ScoringUse(use.seen_filter, False), facts
+    try:
+        inner = _ranker_case(train_events, item_categories, config)
+    except DataError:  # too few events to cut again: no blend
+        inner = None
+    if inner is None or not inner.eval_set.users:
+        return ScoringUse(use.seen_filter, use.reengage), facts
+    inner_config = dataclasses.replace(config, engaged_history=False)
+    inner_fit = fit(inner.train_events, item_categories, inner_config)
+    artifacts = dataclasses.replace(inner_fit.artifacts, feature_spec=model_spec(
+        config.half_life_ms, use))  # fmt: skip
+    model = load_package(build_package(artifacts, "inner", "0", {}), artifacts.feature_spec)
+    result = fit_blend(model, inner, use)
+    facts["blend_inner_recall_at_20"] = result.inner_recall_at_20
+    facts["blend_inner_retrieval_recall_at_20"] = result.inner_retrieval_recall_at_20
+    return result.use, facts
 
 
 def _ranker_case(

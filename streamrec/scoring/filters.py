@@ -42,9 +42,16 @@ def keep_mask(
     recent_index: np.ndarray,
     allowed: np.ndarray | None,
     rules: ItemRules | None,
+    engaged: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Keep-mask [B, C]: real candidates, not seen, allowed, passing every predicate."""
+    """Keep-mask [B, C]: real candidates, not seen, allowed, passing every predicate.
+
+    ``engaged`` (bool [B, C], True where the candidate is in the user's engaged-item
+    history) widens the seen filter to the whole history, for models that ask for it.
+    """
     keep = (candidates >= 0) & ~seen_mask(candidates, recent_index)
+    if engaged is not None:
+        keep &= ~engaged
     if allowed is not None:
         keep &= allowed[np.maximum(candidates, 0)]
     if rules is not None:

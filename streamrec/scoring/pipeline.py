@@ -1,6 +1,8 @@
 """The one scoring path: a batch of UserFeatures in, top-K items with scores out.
 
-retrieve (user tower x item embeddings) -> filter (seen, rules) -> rank (ranker)
+retrieve (user tower x item embeddings, plus the user's own engaged items and the
+recently popular ones where the model's ScoringUse asks) -> filter (seen, rules) -> rank
+(ranker, or the model's blend of retrieval score, item freshness and re-engagement terms)
 -> order (overlays, diversity, top-K). Offline evaluation and the streaming job both
 call ``score_batch``; nothing else scores.
 
@@ -19,11 +21,17 @@ import numpy as np
 from streamrec.contracts.rules import ItemRules, ScoreOverlay
 from streamrec.contracts.scored_item import ScoredItem
 from streamrec.model_package.package import LoadedModel
+from streamrec.scoring.engaged import EngagedRows
 from streamrec.scoring.filters import allowed_items, keep_mask
 from streamrec.scoring.ordering import order, overlay_vector
-from streamrec.scoring.ranking import rank
-from streamrec.scoring.retrieval import retriever_for
-from streamrec.state.features import RECENT_ITEMS_CAP, UserFeatures
+from streamrec.scoring.ranking import blend, blend_terms, rank
+from streamrec.scoring.retrieval import merge_candidates, retriever_for
+from streamrec.state.features import (
+    ENGAGED_ITEMS_CAP,
+    RECENT_ITEMS_CAP,
+    ScoringUse,
+    UserFeatures,
+)
 
 T = TypeVar("T")
 
@@ -48,18 +56,64 @@ class BatchResult:
     """Total candidates left after each stage, for the job's metrics."""
 
 
-def score_batch(
-    model: LoadedModel, batch: Sequence[UserFeatures], config: ScoringConfig
-) -> BatchResult:
-    """Score a batch of users with one model version. Pure given (model, batch, config)."""
-    if not batch:
-        return BatchResult([], {})
+@dataclass
+class Candidates:
+    """What the stages before ranking produced for a batch: per user, candidate catalogue
+    rows with their retrieval scores, the keep-mask, and their blend terms."""
+
+    arrays: dict[str, np.ndarray]
+    rows: np.ndarray
+    """int64 [B, C], -1 padding."""
+    retrieval_scores: np.ndarray
+    keep: np.ndarray
+    terms: dict[str, np.ndarray]
+    """scoring.ranking.blend_terms; empty when the model's scoring has no blend."""
+    stages: dict[str, int]
+
+
+PRIOR_CANDIDATES = 50
+"""Most recently popular items added to the candidates of a model whose blend weighs
+recent popularity: retrieval by inner product alone does not look for them."""
+
+
+def gather(
+    model: LoadedModel,
+    batch: Sequence[UserFeatures],
+    config: ScoringConfig,
+    use: ScoringUse | None = None,
+) -> Candidates:
+    """Retrieve, merge the model's other candidate sources, filter. ``use`` defaults to the
+    model's own (its FeatureSpec); training passes one to fit a blend on these candidates."""
+    use = use if use is not None else model.manifest.feature_spec.scoring
     arrays = model.vectorizer.transform(batch)
     user_vecs = embed_users(compiled(model, "user_tower"), arrays)
-    # Seen items are filtered after retrieval, so fetch enough to still have num_candidates.
-    wanted = min(config.num_candidates + RECENT_ITEMS_CAP, len(model.item_ids))
+    engaged = (
+        EngagedRows.of(batch, model.vectorizer.item_index, len(model.item_ids))
+        if use is not None and use.reads_engaged
+        else None
+    )
+    # Seen items are filtered after retrieval, so fetch enough to still have num_candidates
+    # (a fixed width: a user's list must not depend on who else is in the batch).
+    whole = use is not None and use.seen_filter == "engaged"
+    seen_width = ENGAGED_ITEMS_CAP if whole else RECENT_ITEMS_CAP
+    wanted = min(config.num_candidates + seen_width, len(model.item_ids))
     candidates, retrieval_scores = retriever_for(model, config.backend).search(user_vecs, wanted)
     stages = {"retrieved": int((candidates >= 0).sum())}
+    extra = []
+    if engaged is not None and use is not None and use.reengage:
+        extra.append(engaged.rows)
+    if use is not None and any(term == "recent_popularity" for term, _ in use.blend):
+        prior = _per_model(model, "prior", PRIOR_CANDIDATES, lambda n: _prior_rows(model, n))
+        extra.append(np.broadcast_to(prior, (len(batch), len(prior))))
+    if extra:
+        candidates, retrieval_scores = merge_candidates(
+            candidates,
+            retrieval_scores,
+            np.concatenate(extra, axis=1),
+            user_vecs,
+            model.item_embeddings,
+        )
+    engaged_at = engaged.lookup(candidates) if engaged is not None else None
 
     allowed = _per_model(
         model,
@@ -69,17 +123,41 @@ def score_batch(
             model.item_ids, model.item_categories, model.vectorizer.categories, rules
         ),
     )
-    keep = keep_mask(candidates, arrays["recent_items"], allowed, config.rules)
+    whole_history = engaged_at >= 0 if whole and engaged_at is not None else None
+    keep = keep_mask(candidates, arrays["recent_items"], allowed, config.rules, whole_history)
     stages["filtered"] = int(keep.sum())
+    terms: dict[str, np.ndarray] = {}
+    if use is not None and use.blend:
+        if engaged is None or engaged_at is None:
+            engaged_at = np.full(candidates.shape, -1, dtype=np.int64)
+            counts = np.zeros((len(batch), 0), dtype=np.int64)
+        else:
+            counts = engaged.counts
+        terms = blend_terms(candidates, retrieval_scores, model.item_dense, engaged_at, counts)
+    return Candidates(arrays, candidates, retrieval_scores, keep, terms, stages)
 
-    scores = rank(
-        compiled(model, "ranker"),
-        arrays,
-        candidates,
-        retrieval_scores,
-        model.item_categories,
-        model.item_dense,
-    )
+
+def score_batch(
+    model: LoadedModel, batch: Sequence[UserFeatures], config: ScoringConfig
+) -> BatchResult:
+    """Score a batch of users with one model version. Pure given (model, batch, config)."""
+    if not batch:
+        return BatchResult([], {})
+    found = gather(model, batch, config)
+    candidates, stages = found.rows, found.stages
+    use = model.manifest.feature_spec.scoring
+    ranker = compiled(model, "ranker")
+    if ranker is None and use is not None and use.blend:
+        scores = blend(found.terms, use.blend)
+    else:
+        scores = rank(
+            ranker,
+            found.arrays,
+            candidates,
+            found.retrieval_scores,
+            model.item_categories,
+            model.item_dense,
+        )
     max_per_category = None
     if config.overlay is not None:
         boost = _per_model(
@@ -92,11 +170,22 @@ def score_batch(
         )
         scores = scores + boost[np.maximum(candidates, 0)]
         max_per_category = config.overlay.max_per_category
-    picked = order(candidates, scores, keep, config.k, model.item_categories, max_per_category)
+    picked = order(
+        candidates, scores, found.keep, config.k, model.item_categories, max_per_category
+    )
     ids = model.item_ids
     recs = [[ScoredItem(ids[row], score) for row, score in user] for user in picked]
     stages["returned"] = sum(len(r) for r in recs)
     return BatchResult(recs, stages)
+
+
+def _prior_rows(model: LoadedModel, n: int) -> np.ndarray:
+    """The ``n`` rows with the highest recent popularity (item_dense column 1), ties to the
+    lower row."""
+    if model.item_dense.shape[1] < 2 or len(model.item_ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    recent = model.item_dense[:, 1]
+    return np.lexsort((np.arange(len(recent)), -recent))[:n].astype(np.int64)
 
 
 def embed_users(user_tower: Any, arrays: dict[str, np.ndarray]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -47,3 +48,46 @@ def rank(
     inputs = ranker_inputs(user_arrays, candidates, retrieval_scores, item_categories, item_dense)
     logits = np.asarray(ranker(inputs, training=False), dtype=np.float32)
     return logits.reshape(candidates.shape)
+
+
+def blend_terms(
+    candidates: np.ndarray,
+    retrieval_scores: np.ndarray,
+    item_dense: np.ndarray,
+    engaged_at: np.ndarray,
+    engaged_counts: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The terms (state.features.BLEND_TERMS) of each candidate's blended score, [B, C] each.
+
+    ``retrieval``: the towers' inner product; ``recent_popularity``: log1p of the item's
+    engagements in the last window before training ended (item_dense column 1), the item
+    freshness the id embeddings miss; ``engaged``/``engaged_rank``/``engaged_count``: the
+    candidate is in the user's history, log1p of its position there (0 = newest), log1p
+    of the user's engagements with it (all three 0 for other candidates).
+    ``engaged_at`` is scoring.engaged.EngagedRows.lookup's answer for ``candidates``.
+    """
+    rows = np.maximum(candidates, 0)
+    mine = engaged_at >= 0
+    width = engaged_counts.shape[1]
+    counts = (
+        np.take_along_axis(engaged_counts, np.clip(engaged_at, 0, width - 1), axis=1)
+        if width
+        else np.zeros(candidates.shape, np.int64)
+    )
+    prior = item_dense[rows, 1] if item_dense.shape[1] > 1 else np.zeros(candidates.shape)
+    return {
+        "retrieval": np.where(np.isfinite(retrieval_scores), retrieval_scores, 0.0),
+        "recent_popularity": prior,
+        "engaged": mine.astype(np.float64),
+        "engaged_rank": np.where(mine, np.log1p(np.maximum(engaged_at, 0)), 0.0),
+        "engaged_count": np.where(mine, np.log1p(counts), 0.0),
+    }
+
+
+def blend(terms: dict[str, np.ndarray], weights: Sequence[tuple[str, float]]) -> np.ndarray:
+    """float32 [B, C]: the weighted sum of the named terms."""
+    first = next(iter(terms.values()))
+    out = np.zeros(first.shape, dtype=np.float64)
+    for term, weight in weights:
+        out += weight * terms[term]
+    return out.astype(np.float32)

@@ -2,7 +2,7 @@
 
 ``update`` is the only way features change, online and offline, so a model is trained on
 exactly what the job will feed it. Everything here is pure, deterministic and cheap:
-an update touches at most ``RECENT_ITEMS_CAP`` ids and one affinity entry per category
+an update touches at most ``ENGAGED_ITEMS_CAP`` ids and one affinity entry per category
 the user has seen.
 """
 
@@ -18,6 +18,11 @@ from streamrec.contracts.event import EVENT_TYPES, Event
 FEATURE_SPEC_NAME = "user_features"
 FEATURE_SPEC_VERSION = 1
 RECENT_ITEMS_CAP = 20
+# The engaged-item history behind the whole-history seen filter and re-engagement
+# candidates (scoring.pipeline). On the Taobao log of docs/quality.md 97% of users have
+# fewer distinct engaged items than this; larger caps cost per-event copies and worker
+# payload for the few heaviest users.
+ENGAGED_ITEMS_CAP = 200
 # One week: long enough to keep a user's main interests across the generator's
 # 28-day span, short enough for drift to show. Not tuned; a model records the value it
 # was trained with in its FeatureSpec, and the job must fold with the same value.
@@ -50,6 +55,11 @@ class UserFeatures:
     """Number of events seen per event type (lifetime, not decayed)."""
     last_seen_ts: int = 0
     """Event time (epoch ms) of the newest event folded in; 0 before the first."""
+    engaged_items: tuple[str, ...] = ()
+    """Distinct items engaged with, most recent first, at most ENGAGED_ITEMS_CAP (the
+    recent_items are among them). Stored apart from the other fields (state.user_state)."""
+    engaged_counts: tuple[int, ...] = ()
+    """Engagements with each of engaged_items, in the same order."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/state form (lists, dicts, ints, floats)."""
@@ -58,6 +68,8 @@ class UserFeatures:
             "category_affinity": dict(self.category_affinity),
             "event_counts": dict(self.event_counts),
             "last_seen_ts": self.last_seen_ts,
+            "engaged_items": list(self.engaged_items),
+            "engaged_counts": list(self.engaged_counts),
         }
 
     @classmethod
@@ -69,6 +81,8 @@ class UserFeatures:
             },
             event_counts={str(k): int(v) for k, v in (data.get("event_counts") or {}).items()},
             last_seen_ts=int(data.get("last_seen_ts") or 0),
+            engaged_items=tuple(str(i) for i in data.get("engaged_items") or ()),
+            engaged_counts=tuple(int(c) for c in data.get("engaged_counts") or ()),
         )
 
 
@@ -103,6 +117,7 @@ def update(
         affinity = dict(affinity)
 
     recent = features.recent_items
+    engaged, engaged_counts = features.engaged_items, features.engaged_counts
     if weight > 0.0 and event.item_id is not None:
         category = item_category_lookup.get(event.item_id, UNKNOWN_CATEGORY)
         added = weight * decay_factor(ref_ts - event.ts, half_life_ms)
@@ -112,7 +127,42 @@ def update(
         elif event.item_id not in recent and len(recent) < RECENT_ITEMS_CAP:
             # A late event only fills free slots; it must not push out newer items.
             recent = (*recent, event.item_id)
-    return UserFeatures(recent, affinity, counts, ref_ts)
+        engaged, engaged_counts = engage(
+            engaged, engaged_counts, event.item_id, late=event.ts < features.last_seen_ts
+        )
+    return UserFeatures(recent, affinity, counts, ref_ts, engaged, engaged_counts)
+
+
+def engage(
+    items: tuple[str, ...], counts: tuple[int, ...], item: str, *, late: bool
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """``items``/``counts`` after one more engagement with ``item`` (O(ENGAGED_ITEMS_CAP)).
+
+    An on-time engagement moves the item to the front; the oldest entry falls off past
+    the cap. A late one (older than the newest event folded) only counts: it keeps a
+    known item's place, and a new item takes a free slot at the end, so lateness never
+    pushes out newer items (the rule recent_items follows).
+    """
+    # A restored state may hold ids without counts (or a cut list): count those as 1.
+    if len(counts) != len(items):
+        counts = (*counts[: len(items)], *(1,) * (len(items) - len(counts)))
+    try:
+        at = items.index(item)
+    except ValueError:
+        at = -1
+    if late:
+        if at >= 0:
+            return items, (*counts[:at], counts[at] + 1, *counts[at + 1 :])
+        if len(items) < ENGAGED_ITEMS_CAP:
+            return (*items, item), (*counts, 1)
+        return items, counts
+    if at >= 0:
+        n = counts[at] + 1
+        return (
+            (item, *items[:at], *items[at + 1 :]),
+            (n, *counts[:at], *counts[at + 1 :]),
+        )
+    return (item, *items)[:ENGAGED_ITEMS_CAP], (1, *counts)[:ENGAGED_ITEMS_CAP]
 
 
 def decay_factor(elapsed_ms: int, half_life_ms: int) -> float:
@@ -133,6 +183,62 @@ class FeatureField:
     """``()`` for scalars and maps; ``(n,)`` for a list of at most n entries."""
 
 
+SEEN_FILTERS: tuple[str, ...] = ("recent", "engaged")
+BLEND_TERMS: tuple[str, ...] = (
+    "retrieval",
+    "recent_popularity",
+    "engaged",
+    "engaged_rank",
+    "engaged_count",
+)
+"""The terms of a scoring blend (scoring.blend says what each one is)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringUse:
+    """How a model's scoring path uses user state beyond its towers' inputs.
+
+    Decided at training time from the training data and carried in the package's
+    FeatureSpec, so the job scores a model the way it was evaluated.
+    """
+
+    seen_filter: str = "recent"
+    """``recent``: never recommend recent_items; ``engaged``: nor anything in
+    engaged_items (catalogues where an item is consumed once, e.g. ratings)."""
+    reengage: bool = False
+    """The user's own engaged items (minus recent_items) join the retrieved candidates."""
+    blend: tuple[tuple[str, float], ...] = ()
+    """Weight per BLEND_TERMS term of the candidate score; empty: retrieval score alone."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seen_filter": self.seen_filter,
+            "reengage": self.reengage,
+            "blend": {term: weight for term, weight in self.blend},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoringUse:
+        """Parse a manifest's ``scoring`` object; ValueError names what is wrong."""
+        if not isinstance(data, Mapping) or set(data) != {"seen_filter", "reengage", "blend"}:
+            raise ValueError("scoring needs exactly seen_filter, reengage and blend")
+        seen, reengage, weights = data["seen_filter"], data["reengage"], data["blend"]
+        if seen not in SEEN_FILTERS:
+            raise ValueError(f"scoring.seen_filter must be one of {', '.join(SEEN_FILTERS)}")
+        if type(reengage) is not bool:
+            raise ValueError("scoring.reengage must be true or false")
+        if not isinstance(weights, Mapping) or not all(t in BLEND_TERMS for t in weights):
+            raise ValueError(f"scoring.blend maps terms of {', '.join(BLEND_TERMS)} to weights")
+        blend = tuple((t, w) for t, w in weights.items())
+        if not all(type(w) in (int, float) and math.isfinite(w) for _, w in blend):
+            raise ValueError("scoring.blend weights must be finite numbers")
+        return cls(seen, reengage, tuple((t, float(w)) for t, w in blend))
+
+    @property
+    def reads_engaged(self) -> bool:
+        return self.seen_filter == "engaged" or self.reengage
+
+
 @dataclass(frozen=True, slots=True)
 class FeatureSpec:
     """What a model needs from user state; a package carries the spec it was trained on."""
@@ -142,9 +248,11 @@ class FeatureSpec:
     fields: tuple[FeatureField, ...]
     half_life_ms: int
     event_types: tuple[str, ...]
+    scoring: ScoringUse | None = None
+    """None: the towers' inputs only, recent_items as the seen filter (older packages)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "fields": [
@@ -153,9 +261,13 @@ class FeatureSpec:
             "half_life_ms": self.half_life_ms,
             "event_types": list(self.event_types),
         }
+        if self.scoring is not None:  # absent, the manifest reads as before this field
+            out["scoring"] = self.scoring.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
+        scoring = data.get("scoring")
         return cls(
             name=str(data["name"]),
             version=int(data["version"]),
@@ -165,6 +277,7 @@ class FeatureSpec:
             ),
             half_life_ms=int(data["half_life_ms"]),
             event_types=tuple(str(t) for t in data["event_types"]),
+            scoring=None if scoring is None else ScoringUse.from_dict(scoring),
         )
 
     def unsupplied_by(self, supplier: FeatureSpec) -> list[str]:
@@ -198,17 +311,38 @@ class FeatureSpec:
         return problems
 
 
+TOWER_FIELDS = (
+    FeatureField("recent_items", "string", (RECENT_ITEMS_CAP,)),
+    FeatureField("category_affinity", "map<string,float64>", ()),
+    FeatureField("event_counts", "map<string,int64>", ()),
+    FeatureField("last_seen_ts", "int64", ()),
+)
+ENGAGED_FIELDS = (
+    FeatureField("engaged_items", "string", (ENGAGED_ITEMS_CAP,)),
+    FeatureField("engaged_counts", "int64", (ENGAGED_ITEMS_CAP,)),
+)
+
+
 def default_spec(half_life_ms: int = DEFAULT_HALF_LIFE_MS) -> FeatureSpec:
-    """The spec this code base's ``update`` produces."""
+    """The spec this code base's ``update`` produces (what the job supplies)."""
     return FeatureSpec(
         name=FEATURE_SPEC_NAME,
         version=FEATURE_SPEC_VERSION,
-        fields=(
-            FeatureField("recent_items", "string", (RECENT_ITEMS_CAP,)),
-            FeatureField("category_affinity", "map<string,float64>", ()),
-            FeatureField("event_counts", "map<string,int64>", ()),
-            FeatureField("last_seen_ts", "int64", ()),
-        ),
+        fields=(*TOWER_FIELDS, *ENGAGED_FIELDS),
         half_life_ms=half_life_ms,
         event_types=EVENT_TYPES,
+    )
+
+
+def model_spec(half_life_ms: int, scoring: ScoringUse | None) -> FeatureSpec:
+    """The spec a trained model carries: the engaged fields only when its scoring reads
+    them, so a model that does not can still be served by a job that lacks them."""
+    reads = scoring is not None and scoring.reads_engaged
+    return FeatureSpec(
+        name=FEATURE_SPEC_NAME,
+        version=FEATURE_SPEC_VERSION,
+        fields=(*TOWER_FIELDS, *(ENGAGED_FIELDS if reads else ())),
+        half_life_ms=half_life_ms,
+        event_types=EVENT_TYPES,
+        scoring=scoring,
     )

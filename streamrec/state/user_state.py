@@ -53,14 +53,32 @@ LEGACY_PENDING_TYPE = Types.ROW_NAMED(
     [Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), FEATURES_TYPE],
 )
 
+# A user's engaged-item history (UserFeatures.engaged_items/engaged_counts): a state of
+# its own, not two more fields of FEATURES_TYPE, because Flink's row serializer treats a
+# row of another arity as incompatible and savepoints of the earlier job would stop
+# restoring. A user restored from such a savepoint starts with an empty history.
+ENGAGED_FIELDS = ["items", "counts"]
+ENGAGED_TYPE = Types.ROW_NAMED(
+    ENGAGED_FIELDS, [Types.LIST(Types.STRING()), Types.LIST(Types.LONG())]
+)
+
 FEATURES_STATE = "user-features"
+ENGAGED_STATE = "user-engaged-items"
 PENDING_STATE = "pending-events-v2"
 LEGACY_PENDING_STATE = "pending-events"
 
 
 def features_descriptor(ttl_days: int) -> ValueStateDescriptor:
     """A user's online features; forgotten ``ttl_days`` after the user's last event."""
-    descriptor = ValueStateDescriptor(FEATURES_STATE, FEATURES_TYPE)
+    return _with_ttl(ValueStateDescriptor(FEATURES_STATE, FEATURES_TYPE), ttl_days)
+
+
+def engaged_descriptor(ttl_days: int) -> ValueStateDescriptor:
+    """A user's engaged-item history; written with the features, so it expires with them."""
+    return _with_ttl(ValueStateDescriptor(ENGAGED_STATE, ENGAGED_TYPE), ttl_days)
+
+
+def _with_ttl(descriptor: ValueStateDescriptor, ttl_days: int) -> ValueStateDescriptor:
     if ttl_days > 0:
         descriptor.enable_time_to_live(
             StateTtlConfig.new_builder(Time.days(ttl_days))
@@ -90,15 +108,29 @@ def features_to_row(features: UserFeatures) -> Row:
     )
 
 
-def features_from_row(row: Row | None) -> UserFeatures:
+def features_from_row(row: Row | None, engaged: Row | None = None) -> UserFeatures:
+    """UserFeatures from the FEATURES_TYPE row and, if stored, the ENGAGED_TYPE row."""
+    items, counts = _engaged_lists(engaged)
     if row is None:
-        return UserFeatures()
+        return UserFeatures(engaged_items=items, engaged_counts=counts)
     return UserFeatures(
         recent_items=tuple(row[0] or ()),
         category_affinity=dict(row[1] or {}),
         event_counts=dict(row[2] or {}),
         last_seen_ts=int(row[3] or 0),
+        engaged_items=items,
+        engaged_counts=counts,
     )
+
+
+def engaged_to_row(features: UserFeatures) -> Row:
+    return Row(items=list(features.engaged_items), counts=list(features.engaged_counts))
+
+
+def _engaged_lists(row: Row | None) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    if row is None:
+        return (), ()
+    return tuple(row[0] or ()), tuple(int(c) for c in row[1] or ())
 
 
 def event_to_row(event: Event) -> Row:

@@ -114,6 +114,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         s = self.settings
         self.features = runtime_context.get_state(user_state.features_descriptor(s.state.ttl_days))
+        self.engaged = runtime_context.get_state(user_state.engaged_descriptor(s.state.ttl_days))
         self.pending = runtime_context.get_list_state(user_state.pending_descriptor())
         self.legacy_pending = runtime_context.get_list_state(user_state.legacy_pending_descriptor())
         self.worker = ScoringWorker(s.worker_settings(), s.scoring.python)
@@ -160,8 +161,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
 
     def _fold_pending(self, user_id: str) -> None:
         """Fold the user's pending events into its features, one snapshot per event (two
-        events of one user in one batch get two different recommendations)."""
-        features = user_state.features_from_row(self.features.value())
+        events of one user in one batch get two different recommendations). The engaged-item
+        history is a keyed state of its own: one more read and write per user per round."""
+        features = user_state.features_from_row(self.features.value(), self.engaged.value())
         folded = 0
         for row in self.pending.get():
             try:
@@ -181,6 +183,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             folded += 1
         if folded:
             self.features.update(user_state.features_to_row(features))
+            self.engaged.update(user_state.engaged_to_row(features))
         self.pending.clear()
 
     def _drain_legacy_pending(self, user_id: str) -> None:

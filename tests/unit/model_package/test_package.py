@@ -48,7 +48,8 @@ def test_round_trip_is_self_describing(package_bytes: bytes, trained: TrainResul
     m = model.manifest
     assert (m.format_version, m.model_name, m.version, m.created_ms) == (2, "test-model", "1", 1)
     assert m.format_version == FORMAT_VERSION
-    assert m.feature_spec == default_spec()
+    assert m.feature_spec == trained.artifacts.feature_spec  # scoring use included
+    assert m.feature_spec.unsupplied_by(default_spec()) == []
     assert m.metrics["recall_at_20"] == pytest.approx(trained.metrics["recall_at_20"])
     np.testing.assert_array_equal(model.item_embeddings, trained.artifacts.item_embeddings)
     assert model.ranker is not None and list(model.item_ids) == trained.artifacts.item_ids

@@ -29,3 +29,12 @@ def test_recent_popularity_counts_the_window_only() -> None:
     past = _views([("u", "a"), ("u", "a"), ("u", "a"), ("u", "b"), ("u", "b"), ("u", "c")])
     assert popularity_rankings(past, [UserFeatures()], 2) == [["a", "b"]]
     assert popularity_rankings(past, [UserFeatures()], 2, since_ts=3) == [["b", "c"]]
+
+
+def test_the_whole_history_filter_applies_to_the_baselines_too() -> None:
+    past = _views([("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "c"), ("u3", "a")])
+    user = UserFeatures(recent_items=("c",), engaged_items=("c", "a"), engaged_counts=(1, 1))
+    assert popularity_rankings(past, [user], 2) == [["a", "b"]]
+    assert popularity_rankings(past, [user], 2, whole_history=True) == [["b"]]
+    assert "a" in cooccurrence_rankings(past, [user], 3)[0]
+    assert "a" not in cooccurrence_rankings(past, [user], 3, whole_history=True)[0]

@@ -1,0 +1,134 @@
+"""How a model's scoring uses the engaged-item history and item freshness, from data.
+
+Two decisions, both made on the training events alone:
+
+- ``scoring_use``: whether users come back to items they engaged with before. On a
+  ratings log nobody rates a movie twice (repeat rate 0), so every engaged item is
+  filtered as seen; on an e-commerce log a quarter of the engagements are repeats
+  (Taobao: 0.24), so the user's own history becomes a candidate source.
+- ``fit_blend``: the weights of the candidate score (scoring.ranking.blend_terms), fitted
+  on an inner split of the training events cut like the evaluation's, with towers trained
+  on its past only (a retrieval score fitted on the inner future would claim its labels).
+  The blend is kept only if it beats the retrieval score alone on that inner split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamrec.contracts.event import Event
+from streamrec.model_package.package import LoadedModel
+from streamrec.model_registry.evaluate import is_engagement, ranking_metrics
+from streamrec.model_registry.protocols import EvalCase
+from streamrec.scoring.ordering import order
+from streamrec.scoring.pipeline import Candidates, ScoringConfig, gather
+from streamrec.scoring.ranking import blend
+from streamrec.state.features import ScoringUse
+
+REPEAT_RATE_MIN = 0.01
+"""Below this share of repeat engagements a log is treated as consume-once."""
+FRESHNESS_TERMS = ("retrieval", "recent_popularity")
+REENGAGE_TERMS = ("engaged", "engaged_rank", "engaged_count")
+L2 = 1e-3
+START_RETRIEVAL_WEIGHT = 10.0
+"""1 / the towers' softmax temperature: where the blend starts, the retrieval order."""
+
+
+def repeat_rate(events: Iterable[Event]) -> float:
+    """Share of engagements with an item the same user had engaged with before."""
+    seen: set[tuple[str, str | None]] = set()
+    total = repeats = 0
+    for e in events:
+        if is_engagement(e):
+            total += 1
+            key = (e.user_id, e.item_id)
+            repeats += key in seen
+            seen.add(key)
+    return repeats / total if total else 0.0
+
+
+def scoring_use(rate: float) -> ScoringUse:
+    """The seen filter and candidate sources a log with this ``repeat_rate`` calls for (no
+    weights yet: the blend's terms carry placeholder weights until ``fit_blend``)."""
+    if rate < REPEAT_RATE_MIN:
+        return ScoringUse("engaged", False, _placeholder(FRESHNESS_TERMS))
+    return ScoringUse("recent", True, _placeholder(FRESHNESS_TERMS + REENGAGE_TERMS))
+
+
+def _placeholder(terms: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    return tuple((t, START_RETRIEVAL_WEIGHT if t == "retrieval" else 0.0) for t in terms)
+
+
+@dataclass
+class BlendFit:
+    use: ScoringUse
+    """The final use: fitted weights, or the retrieval score alone if the blend lost."""
+    inner_recall_at_20: float
+    """Recall@20 on the inner split with the fitted blend."""
+    inner_retrieval_recall_at_20: float
+    """The same with the retrieval score alone (the same candidates and filter)."""
+
+
+def fit_blend(model: LoadedModel, inner: EvalCase, use: ScoringUse) -> BlendFit:
+    """Fit ``use``'s blend weights on ``inner`` with ``model`` (towers trained on
+    ``inner.train_events`` only): a softmax over each user's kept candidates, with the
+    user's inner-future items as the positives."""
+    from scipy.optimize import minimize
+
+    features, truth = inner.eval_set.features, inner.eval_set.truth
+    found = gather(model, features, ScoringConfig(), use)
+    terms = [name for name, _ in use.blend]
+    x = np.stack([found.terms[t] for t in terms], axis=2).astype(np.float64)  # [U, C, T]
+    ids = model.item_ids
+    labels = (
+        np.array(
+            [
+                [r >= 0 and ids[r] in t for r in row]
+                for row, t in zip(found.rows, truth, strict=True)
+            ],
+            dtype=bool,
+        )
+        & found.keep
+    )
+    users = labels.any(axis=1)
+    x, keep, labels = x[users], found.keep[users], labels[users]
+    target = labels / np.maximum(labels.sum(axis=1, keepdims=True), 1)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = np.where(keep, x @ w, -np.inf)
+        top = s.max(axis=1, keepdims=True)
+        p = np.exp(s - top)
+        total = p.sum(axis=1, keepdims=True)
+        p /= total
+        lse = (top + np.log(total))[:, 0]
+        value = -(np.where(labels, s, 0.0) * target).sum(axis=1) + lse
+        grad = np.einsum("uc,uct->t", p - target, np.where(keep[..., None], x, 0.0))
+        n = max(len(x), 1)
+        return float(value.sum() / n + L2 * w @ w), grad / n + 2 * L2 * w
+
+    start = np.array([w for _, w in use.blend], dtype=np.float64)
+    weights = minimize(loss, start, jac=True, method="L-BFGS-B").x if len(x) else start
+    fitted = ScoringUse(
+        use.seen_filter,
+        use.reengage,
+        tuple((t, float(w)) for t, w in zip(terms, weights, strict=True)),
+    )
+    alone = ScoringUse(use.seen_filter, use.reengage, (("retrieval", 1.0),))
+    blended = _recall_at_20(found, fitted, ids, truth)
+    plain = _recall_at_20(found, alone, ids, truth)
+    if blended > plain:
+        return BlendFit(fitted, blended, plain)
+    # The history's filter and candidates stay; the score is retrieval's alone.
+    return BlendFit(alone, blended, plain)
+
+
+def _recall_at_20(
+    found: Candidates, use: ScoringUse, ids: Sequence[str], truth: Sequence[set[str]]
+) -> float:
+    scores = blend(found.terms, use.blend)
+    picked = order(found.rows, scores, found.keep, 20, np.zeros(0, np.int32))
+    ranked = [[ids[row] for row, _ in user] for user in picked]
+    return ranking_metrics(ranked, truth, (20,))["recall_at_20"]

@@ -1,0 +1,61 @@
+"""The user's engaged-item history (UserFeatures.engaged_items) as catalogue rows.
+
+Used by the whole-history seen filter (scoring.filters), by the re-engagement candidates
+(scoring.retrieval.merge_candidates) and by the blend terms (scoring.ranking.blend_terms).
+Lookups go through one sorted array of ``user * n_items + row`` codes per batch, so the
+cost grows with the history's length, not with candidates x history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamrec.state.features import ENGAGED_ITEMS_CAP, UserFeatures
+
+
+@dataclass(frozen=True)
+class EngagedRows:
+    """Per user, the engaged items the model's catalogue knows, most recent first."""
+
+    rows: np.ndarray
+    """int64 [B, E] catalogue rows (0-based), -1 padding; E <= ENGAGED_ITEMS_CAP."""
+    counts: np.ndarray
+    """int64 [B, E] engagements per entry (0 on padding)."""
+    n_items: int
+
+    @classmethod
+    def of(
+        cls, batch: Sequence[UserFeatures], item_index: Mapping[str, int], n_items: int
+    ) -> EngagedRows:
+        """``item_index`` is the vectorizer's (1-based); unknown items are skipped."""
+        width = min(ENGAGED_ITEMS_CAP, max((len(f.engaged_items) for f in batch), default=0))
+        rows = np.full((len(batch), width), -1, dtype=np.int64)
+        counts = np.zeros((len(batch), width), dtype=np.int64)
+        for b, feats in enumerate(batch):
+            col = 0
+            have = len(feats.engaged_counts)
+            for pos, item in enumerate(feats.engaged_items[:width]):
+                idx = item_index.get(item)
+                if idx is not None:
+                    rows[b, col] = idx - 1
+                    counts[b, col] = feats.engaged_counts[pos] if pos < have else 1
+                    col += 1
+        return cls(rows, counts, n_items)
+
+    def lookup(self, candidates: np.ndarray) -> np.ndarray:
+        """int64 [B, C]: the position of each candidate in its user's history, -1 if absent."""
+        batch, width = self.rows.shape
+        if width == 0 or candidates.size == 0:
+            return np.full(candidates.shape, -1, dtype=np.int64)
+        users = np.arange(batch, dtype=np.int64)[:, None]
+        codes = np.where(self.rows >= 0, users * self.n_items + self.rows, -1).reshape(-1)
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        wanted = (users * self.n_items + np.maximum(candidates, 0)).reshape(-1)
+        at = np.minimum(np.searchsorted(sorted_codes, wanted), len(sorted_codes) - 1)
+        found = (sorted_codes[at] == wanted) & (candidates.reshape(-1) >= 0)
+        positions = np.where(found, order[at] % width, -1)
+        return positions.reshape(candidates.shape)
