@@ -29,7 +29,7 @@ from typing import Any
 
 from streamrec.contracts.event import InvalidEventError, parse_event
 from streamrec.contracts.recommendation import Recommendation
-from streamrec.jobs.config import Batching, Scoring
+from streamrec.job_config.settings import Batching, Scoring
 from streamrec.model_package.package import load_package
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.scoring.warm import category_lookup

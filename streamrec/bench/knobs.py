@@ -22,8 +22,8 @@ from streamrec.bench.catalog import Catalog
 from streamrec.bench.runner import Measurement, Plan
 from streamrec.bench.systems import FlinkJob
 from streamrec.bench.traffic import Progress
-from streamrec.jobs.config import Batching, Checkpointing
-from streamrec.jobs.config_flags import to_args
+from streamrec.job_config.flags import to_args
+from streamrec.job_config.settings import Batching, Checkpointing
 from streamrec.stack.config import StackConfig
 
 

@@ -29,8 +29,8 @@ from streamrec.bench.load import describe, load_average
 from streamrec.bench.runner import Measurement, Plan
 from streamrec.bench.systems import ConsumerBaseline, FlinkJob
 from streamrec.bench.traffic import Progress
-from streamrec.jobs.config import Batching
-from streamrec.jobs.config_flags import to_args
+from streamrec.job_config.flags import to_args
+from streamrec.job_config.settings import Batching
 from streamrec.scoring.pipeline import ScoringConfig
 from streamrec.stack.config import StackConfig
 

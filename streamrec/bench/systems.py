@@ -17,8 +17,8 @@ from typing import Self
 
 from streamrec.bench.catalog import Catalog
 from streamrec.bench.traffic import Progress, silent
-from streamrec.jobs.config import Batching, Checkpointing, JobConfig, Topics
-from streamrec.jobs.config_flags import to_args
+from streamrec.job_config.flags import to_args
+from streamrec.job_config.settings import Batching, Checkpointing, JobConfig, Topics
 from streamrec.model_registry.publisher import publish_to_stack
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client

@@ -14,7 +14,7 @@ from streamrec.bench.run import QUICK_PLAN, SYSTEMS, Options, run_benchmark
 from streamrec.bench.runner import Plan
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import stack_options
-from streamrec.jobs.config import Batching
+from streamrec.job_config.settings import Batching
 from streamrec.stack.config import StackConfig
 from streamrec.stack.errors import StackError
 from streamrec.stack.ports import is_listening

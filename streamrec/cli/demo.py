@@ -16,9 +16,9 @@ import click
 from streamrec.cli import model as model_cli
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import stack_options
+from streamrec.job_config.flags import to_args
+from streamrec.job_config.settings import Checkpointing, Topics
 from streamrec.jobs import recommend
-from streamrec.jobs.config import Checkpointing, Topics
-from streamrec.jobs.config_flags import to_args
 from streamrec.model_registry.replay import live_copies, records_stamped_at_send, replay
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client

@@ -16,7 +16,7 @@ import click
 from streamrec.cli.errors import user_errors
 from streamrec.cli.progress import Progress
 from streamrec.cli.stack import stack_options
-from streamrec.jobs.config import JobConfig
+from streamrec.job_config.settings import JobConfig
 from streamrec.ops import lifecycle, retention
 from streamrec.ops.deployments import SavepointRecord
 from streamrec.stack.config import StackConfig

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from streamrec.cli.errors import user_errors
-from streamrec.jobs.config import Topics
+from streamrec.job_config.settings import Topics
 from streamrec.stack.config import StackConfig
 from streamrec.stack.keys import signing_key_path
 

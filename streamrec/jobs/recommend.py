@@ -5,7 +5,7 @@ Submit to a cluster (``streamrec stack up`` starts one)::
     flink run --detached --python streamrec/jobs/recommend.py -- \
         --bootstrap 127.0.0.1:9092 --cassandra 127.0.0.1:9042
 
-Every setting and its default is in ``jobs.config`` (``--help`` lists the flags); the
+Every setting and its default is in ``job_config.settings`` (``--help`` lists the flags); the
 parsed ``JobConfig`` is what the graph, the operator and the scoring worker are built from.
 
 Graph (every operator has a stable uid, so savepoints survive code and parallelism
@@ -39,8 +39,8 @@ from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescriptor
 
 from streamrec.contracts.limits import MAX_RECORD_BYTES
-from streamrec.jobs import config_flags
-from streamrec.jobs.config import JobConfig, ModelIntake
+from streamrec.job_config import flags as config_flags
+from streamrec.job_config.settings import JobConfig, ModelIntake
 from streamrec.jobs.kafka_records import set_bytes_deserializer
 from streamrec.model_package.package_limits import DEFAULT_LIMITS
 from streamrec.model_package.signing import (

@@ -25,7 +25,7 @@ from pyflink.datastream.connectors.kafka import (
     KafkaSource,
 )
 
-from streamrec.jobs.config import Topics
+from streamrec.job_config.settings import Topics
 
 
 def to_placeholder_recommendation(raw: str) -> str:

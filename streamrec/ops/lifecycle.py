@@ -21,9 +21,9 @@ from urllib.parse import urlparse
 
 import requests
 
+from streamrec.job_config.flags import to_args
+from streamrec.job_config.settings import JobConfig, ModelIntake
 from streamrec.jobs import recommend
-from streamrec.jobs.config import JobConfig, ModelIntake
-from streamrec.jobs.config_flags import to_args
 from streamrec.ops.deployments import Deployment, SavepointRecord
 from streamrec.ops.errors import JobNotRunningError, JobOperationError
 from streamrec.stack import flink_client

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Producer
 
-from streamrec.jobs.config import Checkpointing, Topics
-from streamrec.jobs.config_flags import to_args
+from streamrec.job_config.flags import to_args
+from streamrec.job_config.settings import Checkpointing, Topics
 from streamrec.model_registry.publisher import publish_to_stack
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from streamrec.contracts.rules import RuleSet, parse_rules
-from streamrec.jobs.config import Scoring
+from streamrec.job_config.settings import Scoring
 from streamrec.model_package.errors import ModelPackageError, rejection_reason
 from streamrec.model_package.package import LoadedModel
 from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
@@ -47,7 +47,7 @@ log = logging.getLogger("streamrec.scoring.worker")
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What one worker serves with; the defaults are the job's (jobs.config.Scoring)."""
+    """What one worker serves with; the defaults are the job's (job_config.settings.Scoring)."""
 
     k: int = Scoring.k
     num_candidates: int = Scoring.num_candidates

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from streamrec.jobs.config import JobConfig
+from streamrec.job_config.settings import JobConfig
 
 HOST = "127.0.0.1"
 

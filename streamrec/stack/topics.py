@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streamrec.contracts.limits import BROKER_MESSAGE_MAX_BYTES
-from streamrec.jobs.config import Topics
-from streamrec.jobs.config_flags import to_args
+from streamrec.job_config.flags import to_args
+from streamrec.job_config.settings import Topics
 from streamrec.stack.errors import StackError
 
 # The models topic carries references to packages (< 2 KiB each), not their bytes, so it
@@ -22,7 +22,7 @@ class TopicSpec:
 
 
 def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
-    """Topics of DESIGN.md: models and rules are compacted (latest per key wins).
+    """The stack's topics: models and rules are compacted (latest per key wins).
 
     ``prefix`` gives a separate set of the same topics (tests run one job per set).
     """

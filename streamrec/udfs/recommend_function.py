@@ -44,7 +44,7 @@ from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
-from streamrec.jobs.config import Batching, Scoring, UserState
+from streamrec.job_config.settings import Batching, Scoring, UserState
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.worker import WorkerSettings
 from streamrec.scoring.worker_client import ScoringWorker
@@ -81,7 +81,7 @@ SERVING_STATE = MapStateDescriptor("serving", Types.STRING(), Types.STRING())
 
 @dataclass(frozen=True)
 class RecommendSettings:
-    """The job's config groups this operator uses (jobs.config has each field's default and
+    """The job's config groups this operator uses (job_config.settings has each field's default and
     why), plus what the submitting client resolved: Cassandra's address and the keys."""
 
     scoring: Scoring = field(default_factory=Scoring)

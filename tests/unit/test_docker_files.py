@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streamrec.jobs import config_flags, recommend
+from streamrec.job_config import flags as config_flags
+from streamrec.jobs import recommend
 from streamrec.stack import provision
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
@@ -50,7 +51,7 @@ def test_the_job_and_its_provisioning_agree(
 def test_the_job_arguments_repeat_no_default(
     read: Callable[[], tuple[list[str], list[str]]],
 ) -> None:
-    """Defaults live in jobs/config.py only; the keyspace is the one kept, written beside
+    """Defaults live in job_config/settings.py only; the keyspace is the one kept, written beside
     the provisioning step's so that the two visibly agree."""
     job_args, _ = read()
     rendered = config_flags.to_args(config_flags.parse(job_args), changed_only=True)

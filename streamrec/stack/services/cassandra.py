@@ -11,7 +11,7 @@ from streamrec.stack.ports import is_listening
 from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
 from streamrec.stack.services.jvm import crash_options
 
-# Within the ~2 GiB budget of DESIGN.md: 1 GiB heap plus off-heap memtables,
+# Within Cassandra's ~2 GiB share of the stack's memory budget: 1 GiB heap plus off-heap memtables,
 # direct buffers and metaspace.
 HEAP = ["-Xms1g", "-Xmx1g", "-Xmn256m", "-XX:MaxDirectMemorySize=256m"]
 

@@ -16,7 +16,7 @@ from streamrec.stack.services.base import PortSpec, ProcessSpec, Service
 from streamrec.stack.services.jvm import crash_options
 
 # The broker needs ~300 MiB at rest; 768 MiB leaves room for transactions
-# within the ~1 GiB budget of DESIGN.md.
+# within Kafka's ~1 GiB share of the stack's memory budget.
 HEAP = ["-Xms256m", "-Xmx768m"]
 
 # Kafka's default (1,048,588 bytes per record batch), written out because the job's

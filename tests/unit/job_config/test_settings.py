@@ -1,4 +1,4 @@
-"""jobs.config: one frozen configuration, its defaults, its checks, and no heavy imports."""
+"""job_config.settings: one frozen configuration, its defaults, its checks, and no heavy imports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from streamrec.jobs.config import (
+from streamrec.job_config.settings import (
     Batching,
     Checkpointing,
     EventTime,
@@ -87,7 +87,7 @@ def test_prefixed_topics_keep_every_name_under_the_prefix() -> None:
 def test_importable_without_pyflink_or_tensorflow() -> None:
     """The CLI, the benchmark and the scoring worker import it; none may pay for PyFlink."""
     code = (
-        "import sys, streamrec.jobs.config, streamrec.jobs.config_flags\n"
+        "import sys, streamrec.job_config.settings, streamrec.job_config.flags\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
         "{'pyflink', 'tensorflow', 'keras', 'numpy', 'cassandra', 'confluent_kafka'})\n"
         "print(','.join(heavy))\n"

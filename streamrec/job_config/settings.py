@@ -4,7 +4,7 @@
 ``Batching``, ``Checkpointing``, ``UserState``, ``EventTime``, ``ModelIntake``) are what
 the operator, the scoring worker and the sinks receive. Each field carries the command-line
 flag that sets it, so the job's parser, the submitters that render arguments for it
-(``jobs.config_flags``) and the readers of a default (CLI, benchmark, scoring worker) all
+(``job_config.flags``) and the readers of a default (CLI, benchmark, scoring worker) all
 take it from here. Standard library and pure streamrec modules only: the CLI, the benchmark
 and the scoring worker import this without PyFlink or TensorFlow.
 """

@@ -1,6 +1,6 @@
 """The recommend job's command line, derived from ``JobConfig``: flags, parser and renderer.
 
-Every field of ``jobs.config`` names its flag, so the parser (``parser``, ``parse``) and the
+Every field of ``job_config.settings`` names its flag, so the parser (``parser``, ``parse``) and the
 renderer that submitters use (``to_args``) come from one table and cannot drift: what
 ``to_args`` writes, ``parse`` reads back as the same config. Standard library only.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from typing import Any, get_args, get_origin, get_type_hints
 
-from streamrec.jobs.config import JobConfig, JobConfigError
+from streamrec.job_config.settings import JobConfig, JobConfigError
 
 
 @dataclass(frozen=True)

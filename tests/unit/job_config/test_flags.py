@@ -1,11 +1,11 @@
-"""jobs.config_flags: the job's parser and the submitters' renderer agree with the config."""
+"""job_config.flags: the job's parser and the submitters' renderer agree with the config."""
 
 from __future__ import annotations
 
 import pytest
 
-from streamrec.jobs import config_flags
-from streamrec.jobs.config import (
+from streamrec.job_config import flags as config_flags
+from streamrec.job_config.settings import (
     Batching,
     Checkpointing,
     EventTime,
@@ -17,7 +17,7 @@ from streamrec.jobs.config import (
 )
 
 # The job's defaults as its parser gave them before the config existed: moving them into
-# jobs.config must not change one. Change a value here only together with the default.
+# job_config.settings must not change one. Change a value here only together with the default.
 DEFAULTS_BEFORE = {
     "cassandra": None,
     "keyspace": "streamrec",
