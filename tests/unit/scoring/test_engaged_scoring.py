@@ -36,6 +36,8 @@ def test_lookup_finds_each_candidate_in_its_own_users_history() -> None:
     assert engaged.counts.tolist() == [[1, 3, 0], [0, 0, 0]]
     at = engaged.lookup(np.array([[0, 2, 3, -1], [0, 2, 3, -1]]))
     assert at.tolist() == [[1, 0, -1, -1], [-1, -1, -1, -1]]
+    restored = EngagedRows.of([UserFeatures(engaged_items=("b", "a"))], index, n_items=4)
+    assert (restored.rows.tolist(), restored.counts.tolist()) == ([[1, 0]], [[1, 1]])
 
 
 def test_merge_scores_extras_by_inner_product_and_drops_duplicates() -> None:
