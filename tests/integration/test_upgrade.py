@@ -16,6 +16,7 @@ and must:
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from contextlib import ExitStack
@@ -32,7 +33,7 @@ from streamrec.model_registry.publisher import publish_package
 from streamrec.ops.lifecycle import stack_job_args
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
-from streamrec.stack.keys import signing_key_path
+from streamrec.stack.keys import public_key_path, signing_key_path
 from streamrec.stack.topics import ensure_topics
 from tests.integration.job_harness import (
     EventProducer,
@@ -51,6 +52,7 @@ from tests.integration.previous_release import (
 )
 
 pytestmark = pytest.mark.integration
+log = logging.getLogger(__name__)
 
 MODEL = "upgrade-test-model"
 USERS = 6
@@ -73,9 +75,25 @@ def user_events(prefix: str, start_ms: int, round_: int, count: int) -> list[dic
 
 
 def job_args(config: StackConfig, topics: JobTopics, cache: Path) -> list[str]:
+    """This job's arguments, rendered as `streamrec job deploy` renders them."""
     return [
         *stack_job_args(config, topics.prefix), *topics.job_args(),
         "--model-cache-dir", str(cache), "--checkpoint-interval-ms", "1000",
+    ]  # fmt: skip
+
+
+def old_job_args(config: StackConfig, topics: JobTopics, cache: Path, delay_ms: int) -> list[str]:
+    """The same settings in the previous release's flags, written out: its parser is
+    frozen, while this release's renderer may come to write flags it never knew."""
+    p = topics.prefix
+    return [
+        "--bootstrap", config.kafka_bootstrap, "--cassandra",
+        f"127.0.0.1:{config.cassandra_port}", "--keyspace", config.keyspace,
+        "--job-name", p, "--group-id", p, "--events-topic", topics.events,
+        "--dlq-topic", topics.dlq, "--models-topic", topics.models,
+        "--rules-topic", topics.rules, "--recommendations-topic", topics.recommendations,
+        "--model-public-key", str(public_key_path(config)), "--model-cache-dir", str(cache),
+        "--checkpoint-interval-ms", "1000", "--max-delay-ms", str(delay_ms),
     ]  # fmt: skip
 
 
@@ -108,10 +126,9 @@ def test_savepoint_of_previous_release_restores_into_this_job(
             previous_release_cluster(stack_config, tree, tmp_path / "old-flink")
         )
         round_end_ms = now_ms() + ROUND_END_AFTER_MS
-        old_job = submit_job(old, tree, [
-            *job_args(stack_config, topics, tmp_path / "old-cache"),
-            "--max-delay-ms", str(round_end_ms),
-        ])  # fmt: skip
+        old_job = submit_job(
+            old, tree, old_job_args(stack_config, topics, tmp_path / "old-cache", round_end_ms)
+        )
         publish_package(
             build.result(), stack_config.kafka_bootstrap, topics.models,
             store=MlflowArtifactStore(stack_config.mlflow_url),
@@ -168,7 +185,7 @@ def test_savepoint_of_previous_release_restores_into_this_job(
             f"{event['user_id']} was recommended items it engaged with before the upgrade: "
             f"{shown & engaged[event['user_id']]}"
         )
-    print(
-        f"upgrade from {PREVIOUS_RELEASE}: old release {old_done - started:.0f} s, "
-        f"new job to the last answer {time.monotonic() - old_done:.0f} s"
-    )
+    log.info(
+        "upgrade from %s: old release %.0f s, new job to the last answer %.0f s",
+        PREVIOUS_RELEASE, old_done - started, time.monotonic() - old_done,
+    )  # fmt: skip
