@@ -1,7 +1,8 @@
 """Run the previous release of the job, its own code, against the test stack's servers.
 
-The code comes from git (``git archive`` of the release into a temporary directory, so no
-worktree is left behind when a run dies) and reaches Python through ``PYTHONPATH``, which
+The code is the release's ``streamrec`` package as ``git archive`` wrote it, committed under
+tests/data/previous-release/ (CI may check out without history) and extracted into a
+temporary directory per run. It reaches Python through ``PYTHONPATH``, which
 comes before the virtualenv's editable install of this checkout. It runs on a Flink
 cluster of its own: a thread-mode TaskManager keeps every module it imported, so the
 session's TaskManager can run only one streamrec at a time. That cluster talks to the
@@ -11,6 +12,7 @@ session's Kafka, Cassandra and MLflow, and is stopped before the new job starts.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import subprocess
 import sys
@@ -30,7 +32,10 @@ from tests.integration.conftest import free_port
 # The release before the scoring worker: flat pending state, JVM keyBy and the worker came
 # after it (docs/architecture.md, "Upgrading from the previous release").
 PREVIOUS_RELEASE = "589afc7"
-REPO = Path(__file__).resolve().parents[2]
+RELEASE_ARCHIVE = (
+    Path(__file__).resolve().parents[1] / "data" / "previous-release" / "streamrec.tar.gz"
+)
+RELEASE_ARCHIVE_SHA256 = "83f03f819f4fe2c40dfbef83d475e728a665cd1ad7656e1eae4d8f72c7f61e37"
 
 # A small model (150 items, as tests/unit/conftest.py), trained and packaged by the old
 # code, as the model served before an upgrade was. Module paths are the old release's.
@@ -49,17 +54,17 @@ open(sys.argv[1], "wb").write(package)
 
 
 def export_release(dest: Path, commit: str = PREVIOUS_RELEASE) -> Path:
-    """``commit``'s ``streamrec`` package under ``dest``; returns the directory for PYTHONPATH."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", commit, "streamrec"],
-        capture_output=True,
-        check=False,
+    """``commit``'s ``streamrec`` package under ``dest``; returns the directory for PYTHONPATH.
+
+    The archive is byte-for-byte what ``git archive --format=tar <commit> streamrec | gzip
+    -9n`` gives in a full clone, so its digest proves which code the test runs."""
+    archive = RELEASE_ARCHIVE
+    data = archive.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == RELEASE_ARCHIVE_SHA256, (
+        f"{archive} is not the archive of release {commit}; remake it with "
+        f"git archive --format=tar {commit} streamrec | gzip -9n > {archive}"
     )
-    assert archive.returncode == 0, (
-        f"cannot read release {commit} from git (a shallow clone? fetch its history): "
-        f"{archive.stderr.decode(errors='replace')}"
-    )
-    with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
+    with tarfile.open(fileobj=BytesIO(data), mode="r:gz") as tar:
         tar.extractall(dest, filter="data")
     return dest
 
