@@ -23,6 +23,7 @@ from streamrec.model_registry.replay import records_from_events, replay
 
 PROBE_WAIT_S = 3.0
 """How long one probe waits for its answer before the next probe is sent."""
+REPORT_EVERY_S = 10.0
 
 
 class AnswerTap:
@@ -85,15 +86,18 @@ class AnswerTap:
                 self.answers[event_id] = answer
         return fresh
 
-    def collect(self, stall_s: float) -> set[str]:
+    def collect(self, stall_s: float, progress: Callable[[str], None]) -> set[str]:
         """Read until every replayed event has its answer, or nothing new came for
         ``stall_s``; returns the ids still unanswered."""
         missing = self.replayed - self.answered_by.keys()
-        quiet_since = time.monotonic()
+        quiet_since = reported = time.monotonic()
         while missing and time.monotonic() - quiet_since < stall_s:
             if self.poll(1.0):
                 quiet_since = time.monotonic()
             missing -= self.answered_by.keys()
+            if time.monotonic() - reported >= REPORT_EVERY_S:
+                progress(f"{len(self.answered_by)} of {len(self.replayed)} events answered")
+                reported = time.monotonic()
         return missing
 
     def close(self) -> None:
@@ -162,7 +166,7 @@ def run_check(
         copies = online_check.replay_copies(check.past, run, int(time.time() * 1000))
         replay(records_from_events(copies), topics.bootstrap, topics.events, rate_per_s,
                progress, linger_ms=20)  # fmt: skip
-        missing = tap.collect(stall_s)
+        missing = tap.collect(stall_s, progress)
         if missing:
             progress(f"{len(missing)} of {len(replayed)} replayed events got no answer")
         if tap.duplicates:
