@@ -108,6 +108,8 @@ class CheckReport:
     """Users whose online top-K equals the offline one, item for item."""
     missing: list[str]
     """Evaluated users without an answer for their last past event."""
+    unanswered: int
+    """Replayed events (of any user) without an answer."""
     foreign: dict[str, int]
     """Answers to this run's events by anything but ``version`` without rules
     (e.g. ``fallback:popularity``, or ``rules r3``), by what answered."""
@@ -126,6 +128,8 @@ class CheckReport:
             out.append(f"{self.users} users evaluated, fewer than {min_users}")
         if self.missing:
             out.append(f"{len(self.missing)} evaluated users got no answer")
+        if self.unanswered:
+            out.append(f"{self.unanswered} replayed events got no answer")
         if self.foreign:
             out.append(f"answers not by version {self.version} without rules: {self.foreign}")
         if self.gap > tolerance:
@@ -138,7 +142,7 @@ class CheckReport:
             f"online {self.online_recall:.4f}, offline {self.offline_recall:.4f} "
             f"(gap {self.gap:.2%}); identical top-{K} lists {self.identical}/{self.users}; "
             f"users with differing model inputs {len(self.feature_mismatches)}; "
-            f"missing answers {len(self.missing)}; other answerers {self.foreign or 'none'}"
+            f"unanswered events {self.unanswered}; other answerers {self.foreign or 'none'}"
         )
 
 
@@ -182,6 +186,7 @@ def compare_online(
         offline_recall=ranking_metrics(offline, truth, (K,))[metric],
         identical=sum(a == b for a, b in zip(online, offline, strict=True)),
         missing=missing,
+        unanswered=len(check.past) - sum(answerers.values()),
         foreign=foreign,
         feature_mismatches=list(feature_mismatches),
     )

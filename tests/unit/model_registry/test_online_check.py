@@ -47,8 +47,10 @@ def answers_as_offline(model, check: CheckCase, run: str) -> dict[str, dict]:
     }
 
 
-def compare(model, check: CheckCase, answers: dict[str, dict]):
+def compare(model, check: CheckCase, answers: dict[str, dict], unanswered: int = 0):
+    """``answers`` for the scored events; every other replayed one answered by the model."""
     answerers = Counter(answerer(a) for a in answers.values())
+    answerers[model.version] += len(check.past) - len(answers) - unanswered
     return compare_online(model, check, answers, "r1", answerers)
 
 
@@ -87,6 +89,10 @@ def test_fallback_answers_missing_users_and_a_gap_are_problems(model, check) -> 
     assert report.missing and "got no answer" in problems
     assert report.foreign == {"fallback:popularity": 1} and "fallback" in problems
     assert report.identical == report.users - 1
+    assert report.unanswered == 0
+    assert "3 replayed events got no answer" in " ".join(
+        compare(model, check, answers, unanswered=3).problems()
+    )
 
     wrong = {e: {**a, "items": list(reversed(a["items"]))[:1]} for e, a in answers.items()}
     gapped = compare(model, check, wrong)
