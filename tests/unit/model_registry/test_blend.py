@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from streamrec.contracts.event import Event
+from streamrec.model_package.package import build_package, load_package, read_manifest
 from streamrec.model_registry.blend import REPEAT_RATE_MIN, repeat_rate, scoring_use
+from streamrec.model_registry.examples import fold
+from streamrec.model_registry.synthetic import GeneratedData
+from streamrec.model_registry.train import fit
+from streamrec.scoring.pipeline import ScoringConfig, score_batch
+from streamrec.state.features import default_spec, model_spec
+from tests.unit.conftest import SMALL_TRAIN
 
 
 def _events(rows: list[tuple[str, str, str]]) -> list[Event]:
@@ -29,3 +38,27 @@ def test_a_consume_once_log_filters_the_whole_history_and_a_repeat_log_reengages
     use = scoring_use(repeat_rate(shop))
     assert (use.seen_filter, use.reengage) == ("recent", True)
     assert {"engaged", "engaged_rank", "engaged_count"} <= {t for t, _ in use.blend}
+
+
+def test_training_without_ranker_fits_a_blend_that_travels_in_the_package(
+    small_data: GeneratedData,
+) -> None:
+    config = dataclasses.replace(SMALL_TRAIN, use_ranker=False)
+    fitted = fit(small_data.events, small_data.item_categories, config)
+    spec = fitted.artifacts.feature_spec
+    assert spec.scoring is not None and spec.scoring.blend
+    assert spec.scoring.reengage == (fitted.artifacts.params["repeat_rate"] >= REPEAT_RATE_MIN)
+    assert "blend_inner_recall_at_20" in fitted.artifacts.params
+    package = build_package(fitted.artifacts, "m", "1", {}, created_ms=1)
+    assert read_manifest(package).feature_spec == spec
+    model = load_package(package, default_spec())
+    users = [f for f in fold(small_data.events, small_data.item_categories).states.values()]
+    recs = score_batch(model, users[:30], ScoringConfig(k=10)).recommendations
+    assert all(len(r) == 10 for r in recs)
+
+
+def test_without_the_history_a_model_scores_as_before(small_data: GeneratedData) -> None:
+    config = dataclasses.replace(SMALL_TRAIN, use_ranker=False, engaged_history=False)
+    fitted = fit(small_data.events[:20_000], small_data.item_categories, config)
+    assert fitted.artifacts.feature_spec == model_spec(config.half_life_ms, None)
+    assert "scoring" not in fitted.artifacts.feature_spec.to_dict()
