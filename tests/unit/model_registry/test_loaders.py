@@ -86,3 +86,42 @@ def test_movielens_csv_ratings_and_first_genre(tmp_path) -> None:
         ("1", "5", "add", 20_000),
     ]
     assert load_movielens_movies_csv(movies) == {"5": "Drama", "6": "unknown"}
+
+
+def test_dslabs_movielens_pickle_sorted_with_first_genres(tmp_path) -> None:
+    import pandas as pd
+
+    from streamrec.model_registry.loaders import load_dslabs_movielens
+
+    frame = pd.DataFrame(
+        {
+            "movieId": [31, 1029, 7],
+            "title": ["a", "b", None],
+            "genres": ["Drama", "Animation|Children", "(no genres listed)"],
+            "userId": [1, 1, 2],
+            "rating": [2.5, 5.0, 0.5],
+            "timestamp": [1260759144, 1260759100, 1260759144],
+        }
+    )
+    path = tmp_path / "movielens.pkl.compress"
+    frame.to_pickle(path, compression="xz")
+    events, categories = load_dslabs_movielens(path)
+    assert [(e.user_id, e.item_id, e.type, e.ts) for e in events] == [
+        ("1", "1029", "purchase", 1260759100000),
+        ("1", "31", "view", 1260759144000),
+        ("2", "7", "view", 1260759144000),
+    ]
+    assert categories == {"31": "Drama", "1029": "Animation", "7": "unknown"}
+
+
+def test_dslabs_movielens_without_rating_column_is_refused(tmp_path) -> None:
+    import pandas as pd
+
+    from streamrec.model_registry.loaders import load_dslabs_movielens
+
+    path = tmp_path / "movielens.pkl.compress"
+    pd.DataFrame({"movieId": [1], "genres": ["Drama"], "userId": [1], "timestamp": [1]}).to_pickle(
+        path, compression="xz"
+    )
+    with pytest.raises(DataError, match="rating"):
+        load_dslabs_movielens(path)
