@@ -16,6 +16,7 @@ from streamrec.cli.model import (
     tracking_option,
 )
 from streamrec.datasets.catalog import LOGS
+from streamrec.job_config.settings import Topics
 
 DAY_MS = 86_400_000
 
@@ -34,9 +35,15 @@ DAY_MS = 86_400_000
 @signing_key_option
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--ranker/--no-ranker", default=False, show_default=True)
-@click.option("--events-topic", default="events", show_default=True)
-@click.option("--models-topic", default="models", show_default=True)
-@click.option("--recommendations-topic", default="recommendations", show_default=True)
+@click.option("--events-topic", default=Topics.events, show_default=True)
+@click.option("--models-topic", default=Topics.models, show_default=True)
+@click.option("--recommendations-topic", default=Topics.recommendations, show_default=True)
+@click.option(
+    "--leave-last",
+    type=click.IntRange(1),
+    default=None,
+    help="Use the leave-last-N protocol's past instead of the temporal split's.",
+)
 @click.option("--rate", type=float, default=None, help="Events per second (default: max).")
 @click.option(
     "--max-event-age-days",
@@ -59,6 +66,7 @@ def online_check(
     models_topic: str,
     recommendations_topic: str,
     rate: float | None,
+    leave_last: int | None,
     max_event_age_days: float,
     tolerance: float,
 ) -> None:
@@ -79,7 +87,9 @@ def online_check(
 
     events, categories = load_log(log, data_dir)
     config = TrainConfig(epochs=epochs, use_ranker=ranker)
-    check = check_case(events, categories, config.future_fraction, config.half_life_ms)
+    check = check_case(
+        events, categories, config.future_fraction, config.half_life_ms, leave_last
+    )
     span_days = (check.past[-1].ts - check.past[0].ts) / DAY_MS
     if span_days >= max_event_age_days:
         raise click.ClickException(

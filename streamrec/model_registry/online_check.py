@@ -1,12 +1,13 @@
 """Online equals offline: the training/serving skew check of docs/quality.md.
 
-The temporal protocol's past is replayed through the running job, which serves the model
-trained on that past; each evaluated user's recommendation for their last past event is
-the job's answer for its state at the cut. Those answers are scored on the future with
-the metric code of ``streamrec model evaluate``, next to the offline rankings
-(``score_batch`` on the features ``examples.fold`` computes) for exactly the same users,
-with the same k and candidates and no rules. Per-user lists are compared too: one
-differing list points at skew that an aggregate can hide.
+A protocol's past (the temporal split's, or leave-last-N's) is replayed through the
+running job, which serves the model trained on that past; each evaluated user's
+recommendation for their last past event is the job's answer for its state at the cut.
+Those answers are scored on the future with the metric code of ``streamrec model
+evaluate``, next to the offline rankings (``score_batch`` on the features
+``examples.fold`` computes) for exactly the same users, with the same k and candidates
+and no rules. Per-user lists are compared too: one differing list points at skew that an
+aggregate can hide.
 
 The Kafka side (publish, replay, collect) is ``online_replay``; this module is pure.
 """
@@ -23,7 +24,7 @@ import numpy as np
 from streamrec.contracts.event import Event
 from streamrec.model_package.package import LoadedModel
 from streamrec.model_registry.evaluate import model_rankings, ranking_metrics
-from streamrec.model_registry.protocols import EvalCase, temporal_case
+from streamrec.model_registry.protocols import EvalCase, leave_last_case, temporal_case
 from streamrec.model_registry.replay import shifted
 from streamrec.scoring.pipeline import ScoringConfig
 from streamrec.scoring.warm import category_lookup
@@ -37,7 +38,7 @@ TOLERANCE = 0.05
 @dataclass
 class CheckCase:
     case: EvalCase
-    """The temporal protocol's split: train on ``case.train_events``, judge on the rest."""
+    """The protocol's split: train on ``case.train_events``, judge on the rest."""
     last_event: dict[str, str]
     """Evaluated user -> id of their last event before the cut."""
 
@@ -51,8 +52,18 @@ def check_case(
     item_categories: Mapping[str, str],
     future_fraction: float = 0.15,
     half_life_ms: int = DEFAULT_HALF_LIFE_MS,
+    leave_last: int | None = None,
 ) -> CheckCase:
-    case = temporal_case(events, item_categories, future_fraction, half_life_ms)
+    """The temporal split, or with ``leave_last`` the per-user leave-last-N one: its
+    training events, replayed in time order, still leave each evaluated user's state at
+    their own cut after their last training event (state is per user), so the check
+    holds for it too, and it evaluates many more users of a log whose recent window is
+    thin."""
+    case = (
+        temporal_case(events, item_categories, future_fraction, half_life_ms)
+        if leave_last is None
+        else leave_last_case(events, item_categories, leave_last, half_life_ms)
+    )
     evaluated = set(case.eval_set.users)
     last = {e.user_id: e.event_id for e in case.train_events if e.user_id in evaluated}
     return CheckCase(case, last)

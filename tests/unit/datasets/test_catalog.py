@@ -39,3 +39,9 @@ def test_the_installed_movielens_2016_is_the_checked_real_log() -> None:
     # 1995-01-09 11:46:49 .. 2016-10-16 17:57:24 UTC
     assert (events[0].ts, events[-1].ts) == (789_652_009_000, 1_476_640_644_000)
     assert all(a.ts <= b.ts for a, b in itertools.pairwise(events))
+
+
+def test_the_cli_offers_every_catalogued_log() -> None:
+    from streamrec.cli.model import LOG_NAMES
+
+    assert sorted(LOG_NAMES) == sorted(catalog.LOGS)
