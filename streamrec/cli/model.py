@@ -111,6 +111,15 @@ def generate(
         )
 
 
+engaged_history_option = click.option(
+    "--engaged-history/--no-engaged-history",
+    default=True,
+    show_default=True,
+    help="Let the training data decide how scoring uses each user's engaged-item history "
+    "(whole-history seen filter, or re-engagement candidates with a fitted score blend); "
+    "off: the recent-items filter and the retrieval score alone.",
+)
+
 # streamrec.datasets.catalog.LOGS without importing it (a unit test keeps them equal).
 LOG_NAMES = ("movielens-2016", "movielens-small", "online-retail", "online-retail-slice", "taobao")
 
@@ -220,14 +229,7 @@ def _load_source(source: DataSource) -> tuple[list[Any], dict[str, str]] | None:
     show_default=True,
     help="Also train and package the ranker (off: it lowered Recall@20 on the real logs).",
 )
-@click.option(
-    "--engaged-history/--no-engaged-history",
-    default=True,
-    show_default=True,
-    help="Let the training data decide how scoring uses each user's engaged-item history "
-    "(whole-history seen filter, or re-engagement candidates with a fitted score blend); "
-    "off: the recent-items filter and the retrieval score alone.",
-)
+@engaged_history_option
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the package here."
 )
@@ -298,14 +300,7 @@ def train(
 @click.option("--leave-out", default=5, show_default=True, help="N of leave-last-N-out.")
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--ranker/--no-ranker", default=False, show_default=True)
-@click.option(
-    "--engaged-history/--no-engaged-history",
-    default=True,
-    show_default=True,
-    help="Let the training data decide how scoring uses each user's engaged-item history "
-    "(whole-history seen filter, or re-engagement candidates with a fitted score blend); "
-    "off: the recent-items filter and the retrieval score alone.",
-)
+@engaged_history_option
 @tracking_option
 @click.option("--no-mlflow", is_flag=True, help="Print the tables only.")
 @user_errors
