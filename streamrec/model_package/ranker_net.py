@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streamrec.model_package.errors import InvalidManifestError
 from streamrec.model_package.spec_fields import (
     MAX_UNITS,
     DenseSpec,
+    architecture,
     check_weight_shapes,
     dense_stack,
     hidden_layers_of,
     integer,
-    obj,
-    only_keys,
 )
 
 RANKER_KIND = "ranker_mlp/1"
@@ -62,10 +60,7 @@ class RankerSpec:
     @classmethod
     def from_dict(cls, value: Any, where: str = "ranker") -> RankerSpec:
         """Validate types and ranges only; the caller checks against the catalogue."""
-        data = obj(value, where)
-        only_keys(data, _RANKER_KEYS, where)
-        if data.get("kind") != RANKER_KIND:
-            raise InvalidManifestError(f"{where}: kind must be {RANKER_KIND!r}")
+        data = architecture(value, _RANKER_KEYS, RANKER_KIND, where)
         return cls(
             n_categories=integer(data, "n_categories", 1, 2**31 - 2, where),
             user_dense_width=integer(data, "user_dense_width", 1, 2**31 - 2, where),

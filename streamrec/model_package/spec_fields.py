@@ -72,6 +72,18 @@ def only_keys(data: Mapping[str, Any], allowed: set[str] | frozenset[str], where
         raise InvalidManifestError(f"{where}: unknown field(s) {', '.join(extra[:5])}")
 
 
+def architecture(
+    value: Any, allowed: frozenset[str], kind: str, where: str
+) -> dict[str, Any]:
+    """An architecture's spec object: only ``allowed`` keys, and ``kind`` naming the one
+    architecture this code builds (the allow-list a package cannot step outside)."""
+    data = obj(value, where)
+    only_keys(data, allowed, where)
+    if data.get("kind") != kind:
+        raise InvalidManifestError(f"{where}: kind must be {kind!r}")
+    return data
+
+
 def integer(data: Mapping[str, Any], key: str, lo: int, hi: int, where: str) -> int:
     value = get(data, key, where)
     if type(value) is not int:  # bool is an int subclass; it is not a count

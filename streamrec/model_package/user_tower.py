@@ -13,16 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streamrec.model_package.errors import InvalidManifestError
 from streamrec.model_package.spec_fields import (
     MAX_UNITS,
     DenseSpec,
+    architecture,
     check_weight_shapes,
     dense_stack,
     hidden_layers_of,
     integer,
-    obj,
-    only_keys,
 )
 from streamrec.state.features import RECENT_ITEMS_CAP
 
@@ -84,10 +82,7 @@ class UserTowerSpec:
     @classmethod
     def from_dict(cls, value: Any, where: str = "user_tower") -> UserTowerSpec:
         """Validate types and ranges only; the caller checks against the catalogue."""
-        data = obj(value, where)
-        only_keys(data, _USER_TOWER_KEYS, where)
-        if data.get("kind") != USER_TOWER_KIND:
-            raise InvalidManifestError(f"{where}: kind must be {USER_TOWER_KIND!r}")
+        data = architecture(value, _USER_TOWER_KEYS, USER_TOWER_KIND, where)
         return cls(
             n_items=integer(data, "n_items", 1, 2**31 - 2, where),
             n_categories=integer(data, "n_categories", 1, 2**31 - 2, where),
