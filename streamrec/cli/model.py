@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from streamrec.cli.errors import user_errors
+from streamrec.cli.model_sources import (
+    DataSource,
+    engaged_history_option,
+    load_source,
+    source_options,
+)
 from streamrec.job_config.settings import Topics
 from streamrec.stack.config import StackConfig
 from streamrec.stack.keys import signing_key_path
@@ -111,111 +114,6 @@ def generate(
         )
 
 
-engaged_history_option = click.option(
-    "--engaged-history/--no-engaged-history",
-    default=True,
-    show_default=True,
-    help="Let the training data decide how scoring uses each user's engaged-item history "
-    "(whole-history seen filter, or re-engagement candidates with a fitted score blend); "
-    "off: the recent-items filter and the retrieval score alone.",
-)
-
-# streamrec.datasets.catalog.LOGS without importing it (a unit test keeps them equal).
-LOG_NAMES = ("movielens-2016", "movielens-small", "online-retail", "online-retail-slice", "taobao")
-
-
-def _file_option(*decls: str, help: str) -> Any:
-    return click.option(
-        *decls, type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help
-    )
-
-
-def source_options(command: Any) -> Any:
-    """The data-source options shared by ``train`` and ``evaluate``."""
-    options = [
-        _file_option("--events", "events_path", help="JSONL events (from `model generate`)."),
-        _file_option(
-            "--items", "items_path", help="Catalogue CSV item_id,category for --events or --csv."
-        ),
-        _file_option("--movielens", help="MovieLens u.data file."),
-        _file_option("--movielens-items", help="MovieLens u.item file (genres become categories)."),
-        _file_option("--csv", "csv_path", help="Generic CSV of interactions; see --csv-map."),
-        click.option(
-            "--csv-map",
-            default="",
-            help="Column mapping, e.g. user=uid,item=sku,ts=time,rating=stars,ts_unit=s",
-        ),
-        click.option(
-            "--log",
-            type=click.Choice(LOG_NAMES),
-            help="A public log of docs/quality.md (its files checked by sha256).",
-        ),
-        click.option(
-            "--data-dir",
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            help="Directory holding the --log files (streamrec/datasets/catalog.py).",
-        ),
-    ]
-
-    @functools.wraps(command)
-    def with_source(**kwargs: Any) -> Any:
-        fields = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(DataSource)}
-        return command(source=DataSource(**fields), **kwargs)
-
-    for option in reversed(options):
-        with_source = option(with_source)
-    return with_source
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """What the source options said; at most one of events, movielens, csv, log."""
-
-    events_path: Path | None
-    items_path: Path | None
-    movielens: Path | None
-    movielens_items: Path | None
-    csv_path: Path | None
-    csv_map: str
-    log: str | None
-    data_dir: Path | None
-
-    @property
-    def name(self) -> str:
-        return self.log or Path(str(self.movielens or self.csv_path or self.events_path)).name
-
-
-def _load_source(source: DataSource) -> tuple[list[Any], dict[str, str]] | None:
-    """(events, item categories) from the one source given; None when none is."""
-    from streamrec.model_registry import loaders
-
-    events_path, items_path, csv_path = source.events_path, source.items_path, source.csv_path
-    movielens, log, data_dir = source.movielens, source.log, source.data_dir
-    sources = [p for p in (events_path, movielens, csv_path, log) if p is not None]
-    if len(sources) > 1:
-        raise click.ClickException("give at most one of --events, --movielens, --csv, --log")
-    categories: dict[str, str] = loaders.load_items_csv(items_path) if items_path else {}
-    if log:
-        from streamrec.datasets.catalog import load_log
-
-        if data_dir is None:
-            raise click.ClickException(f"--log {log} needs --data-dir holding its files")
-        return load_log(log, data_dir)
-    if movielens:
-        events = loaders.load_movielens(movielens)
-        if source.movielens_items:
-            categories = loaders.load_movielens_items(source.movielens_items)
-        return events, categories
-    if csv_path:
-        return loaders.load_csv(csv_path, _csv_mapping(source.csv_map)), categories
-    if events_path:
-        events, rejected = loaders.load_jsonl(events_path)
-        if rejected:
-            click.echo(f"skipped invalid records: {dict(rejected)}")
-        return events, categories
-    return None
-
-
 @model.command()
 @model_name_option
 @tracking_option
@@ -251,7 +149,7 @@ def train(
     from streamrec.model_registry.train import TrainConfig
     from streamrec.model_registry.train import train as run_training
 
-    loaded = _load_source(source)
+    loaded = load_source(source)
     if loaded is None:
         from streamrec.model_registry import synthetic
 
@@ -328,7 +226,7 @@ def evaluate(
     )
     from streamrec.model_registry.train import TrainConfig
 
-    loaded = _load_source(source)
+    loaded = load_source(source)
     if loaded is None:
         raise click.ClickException("give a log: --log, --movielens, --csv or --events")
     events, categories = loaded
@@ -376,7 +274,7 @@ def replay(
     """Produce a real log's events onto Kafka in timestamp order (key = user id)."""
     from streamrec.model_registry import replay as producer
 
-    loaded = _load_source(source)
+    loaded = load_source(source)
     if loaded is None:
         raise click.ClickException("give a log: --log, --movielens, --csv or --events")
     events = loaded[0]
@@ -504,18 +402,3 @@ def _publish(
         f"{reference.key_id} to {len(package)} bytes at {reference.uri}, "
         f"sha256 {reference.sha256[:16]}"
     )
-
-
-def _csv_mapping(spec: str) -> Any:
-    from streamrec.model_registry.loaders import CsvMapping
-
-    fields = {"user", "item", "ts", "type", "rating", "ts_unit", "default_type"}
-    pairs: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep or key not in fields:
-            raise click.ClickException(
-                f"--csv-map entry {part!r}: expected KEY=COLUMN with KEY in {sorted(fields)}"
-            )
-        pairs[key] = value
-    return CsvMapping(**pairs)

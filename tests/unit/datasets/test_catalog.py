@@ -42,6 +42,6 @@ def test_the_installed_movielens_2016_is_the_checked_real_log() -> None:
 
 
 def test_the_cli_offers_every_catalogued_log() -> None:
-    from streamrec.cli.model import LOG_NAMES
+    from streamrec.cli.model_sources import LOG_NAMES
 
     assert sorted(LOG_NAMES) == sorted(catalog.LOGS)
