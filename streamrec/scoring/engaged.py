@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamrec.state.features import ENGAGED_ITEMS_CAP, UserFeatures
+from streamrec.state.features import ENGAGED_ITEMS_CAP, UserFeatures, aligned_counts
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,5 @@ class EngagedRows:
 
 
 def _counts(features: UserFeatures, width: int) -> tuple[int, ...]:
-    """The first ``width`` counts, 1 for entries a restored state has no count for."""
-    items, counts = features.engaged_items[:width], features.engaged_counts[:width]
-    return counts if len(counts) == len(items) else (*counts, *(1,) * (len(items) - len(counts)))
+    """The first ``width`` counts, one per entry (state.features.aligned_counts)."""
+    return aligned_counts(features.engaged_items[:width], features.engaged_counts[:width])

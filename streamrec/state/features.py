@@ -143,9 +143,7 @@ def engage(
     known item's place, and a new item takes a free slot at the end, so lateness never
     pushes out newer items (the rule recent_items follows).
     """
-    # A restored state may hold ids without counts (or a cut list): count those as 1.
-    if len(counts) != len(items):
-        counts = (*counts[: len(items)], *(1,) * (len(items) - len(counts)))
+    counts = aligned_counts(items, counts)
     try:
         at = items.index(item)
     except ValueError:
@@ -163,6 +161,14 @@ def engage(
             (n, *counts[:at], *counts[at + 1 :]),
         )
     return (item, *items)[:ENGAGED_ITEMS_CAP], (1, *counts)[:ENGAGED_ITEMS_CAP]
+
+
+def aligned_counts(items: tuple[str, ...], counts: tuple[int, ...]) -> tuple[int, ...]:
+    """One count per item: a restored state may hold ids without counts (or a cut list),
+    and those count as 1."""
+    if len(counts) == len(items):
+        return counts
+    return (*counts[: len(items)], *(1,) * (len(items) - len(counts)))
 
 
 def decay_factor(elapsed_ms: int, half_life_ms: int) -> float:
