@@ -75,9 +75,27 @@ def all_pids() -> list[int]:
     return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
 
 
+EXEC_REREADS = 5
+EXEC_REREAD_GAP_S = 0.02
+
+
 def owned_by(pid: int, marker: str) -> bool:
-    """Alive, not a zombie, and stamped with ``marker`` (the data dir) in its environment."""
-    return live_stat(pid) is not None and environ_value(pid, OWNER_ENV) == marker
+    """Alive, not a zombie, and stamped with ``marker`` (the data dir) in its environment.
+
+    While a process is inside ``execve`` (bash -> jobmanager.sh -> java is three of them),
+    ``/proc/<pid>/environ`` reads empty for a moment: about 2% of reads of a process that
+    execs in a loop, measured. A live process is read again before it counts as not ours;
+    once, a start-up poll that fell in that window failed ``stack up`` and left the JVM
+    running unrecorded.
+    """
+    for attempt in range(EXEC_REREADS):
+        if live_stat(pid) is None:
+            return False
+        if environ_value(pid, OWNER_ENV) == marker:
+            return True
+        if attempt + 1 < EXEC_REREADS:
+            time.sleep(EXEC_REREAD_GAP_S)
+    return False
 
 
 def is_ours(record: ProcessRecord) -> bool:
@@ -187,5 +205,13 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 def owned_pids(marker: str) -> list[int]:
-    """Every live process stamped with our data dir, including strays that left the group."""
-    return [pid for pid in all_pids() if owned_by(pid, marker)]
+    """Every live process stamped with our data dir, including strays that left the group.
+
+    One read per pid, without :func:`owned_by`'s re-reads: kernel threads' environments are
+    always empty and would each cost the wait. A scan that meets one of ours mid-exec
+    misses it, so a leftover check scans after ``down``, when nothing of ours execs."""
+    return [
+        pid
+        for pid in all_pids()
+        if live_stat(pid) is not None and environ_value(pid, OWNER_ENV) == marker
+    ]

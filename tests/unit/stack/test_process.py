@@ -26,6 +26,28 @@ def test_spawned_process_is_ours_until_stopped(tmp_path: Path) -> None:
     assert process.owned_pids(str(tmp_path)) == []
 
 
+def test_a_process_stays_ours_while_it_execs(tmp_path: Path) -> None:
+    """Flink's scripts exec three times before the JVM runs; mid-exec, /proc/<pid>/environ
+    reads empty, and a start-up poll that met that window once failed ``stack up``."""
+    script = tmp_path / "exec_loop.sh"
+    script.write_text('n=${1:-0}; [ "$n" -lt 400 ] && exec bash "$0" $((n+1)); sleep 0.5\n')
+    proc = process.spawn(
+        ["bash", str(script)], owner=str(tmp_path), log_file=tmp_path / "exec.log"
+    )
+    record = process.ProcessRecord("demo", proc.pid, time.time(), str(tmp_path), "")
+    polls = 0
+    try:
+        while proc.poll() is None:
+            alive_before = proc.poll() is None
+            ours = process.is_ours(record)
+            if proc.poll() is None and alive_before:
+                assert ours, f"poll {polls}: a live, execing process was not recognised"
+            polls += 1
+    finally:
+        process.stop_group(proc.pid, grace_seconds=2)
+    assert polls > 100
+
+
 def test_a_process_of_someone_else_is_not_ours(tmp_path: Path) -> None:
     stranger = subprocess.Popen(["sleep", "60"])
     try:
