@@ -31,9 +31,7 @@ def test_a_process_stays_ours_while_it_execs(tmp_path: Path) -> None:
     reads empty, and a start-up poll that met that window once failed ``stack up``."""
     script = tmp_path / "exec_loop.sh"
     script.write_text('n=${1:-0}; [ "$n" -lt 400 ] && exec bash "$0" $((n+1)); sleep 0.5\n')
-    proc = process.spawn(
-        ["bash", str(script)], owner=str(tmp_path), log_file=tmp_path / "exec.log"
-    )
+    proc = process.spawn(["bash", str(script)], owner=str(tmp_path), log_file=tmp_path / "exec.log")
     record = process.ProcessRecord("demo", proc.pid, time.time(), str(tmp_path), "")
     polls = 0
     try:
