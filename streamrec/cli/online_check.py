@@ -75,7 +75,9 @@ def online_check(
     and compare Recall@20 of its answers at the cut with offline scoring of the same users.
 
     Exits non-zero when the gap exceeds --tolerance or any answer is missing or came
-    from another version. Run it against a job that has no rules published.
+    from another version. Run it against a job that has no rules published and was
+    started with --cold-start-events 0 (otherwise users with one past event are answered
+    from trending, which offline scoring does not model, and are reported as such).
     """
     from streamrec.datasets.catalog import load_log
     from streamrec.model_package.package import build_package, load_package
@@ -87,9 +89,7 @@ def online_check(
 
     events, categories = load_log(log, data_dir)
     config = TrainConfig(epochs=epochs, use_ranker=ranker)
-    check = check_case(
-        events, categories, config.future_fraction, config.half_life_ms, leave_last
-    )
+    check = check_case(events, categories, config.future_fraction, config.half_life_ms, leave_last)
     span_days = (check.past[-1].ts - check.past[0].ts) / DAY_MS
     if span_days >= max_event_age_days:
         raise click.ClickException(

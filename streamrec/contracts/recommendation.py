@@ -13,6 +13,10 @@ from typing import Any
 
 from streamrec.contracts.scored_item import ScoredItem
 
+STRATEGIES = ("model", "trending", "popularity")
+"""What answered an event: the served model, the trending lists (a user with no history,
+scoring.cold_start), or popularity (no model yet, or the model failed on the batch)."""
+
 
 @dataclass(frozen=True)
 class Recommendation:
@@ -28,6 +32,8 @@ class Recommendation:
     events_seen: int = 0
     """Events of this user folded into its state, this one included (its state's size in
     events): consecutive per user, so a gap or a repeat shows lost or replayed state."""
+    strategy: str = "model"
+    """One of ``STRATEGIES``; ``model_version`` still names what served the batch."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +46,7 @@ class Recommendation:
             "event_ts": self.event_ts,
             "emitted_ts": self.emitted_ts,
             "events_seen": self.events_seen,
+            "strategy": self.strategy,
         }
 
     def to_json(self) -> str:

@@ -1,12 +1,13 @@
 """The recommend job's configuration: every default of ``jobs/recommend.py``, once.
 
 ``JobConfig`` is what the job is built from; its groups (``Topics``, ``Scoring``,
-``Batching``, ``Checkpointing``, ``UserState``, ``EventTime``, ``ModelIntake``) are what
-the operator, the scoring worker and the sinks receive. Each field carries the command-line
-flag that sets it, so the job's parser, the submitters that render arguments for it
-(``job_config.flags``) and the readers of a default (CLI, benchmark, scoring worker) all
-take it from here. Standard library and pure streamrec modules only: the CLI, the benchmark
-and the scoring worker import this without PyFlink or TensorFlow.
+``Batching``, ``Checkpointing``, ``UserState``, ``EventTime``, ``Trending``,
+``ModelIntake``) are what the operator, the scoring worker and the sinks receive. Each
+field carries the command-line flag that sets it, so the job's parser, the submitters that
+render arguments for it (``job_config.flags``) and the readers of a default (CLI,
+benchmark, scoring worker) all take it from here. Standard library and pure streamrec
+modules only: the CLI, the benchmark and the scoring worker import this without PyFlink or
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ class Topics:
         "recommendations", "--recommendations-topic", "output, key = user_id"
     )
     """Output records, one per valid event, each naming the model version that made it."""
+    trending: str = option(
+        "trending", "--trending-topic", "trending items per scope (compacted, key = scope)"
+    )
+    """The newest trending list per scope (``all``, ``category:<name>``), one record per
+    scope per slide; compacted, so a reader finds the current lists without replaying."""
 
     def prefixed(self, prefix: str) -> Topics:
         """The same topics under ``prefix`` (tests and benchmarks run one job per prefix)."""
@@ -111,12 +117,20 @@ class Scoring:
     """One leaves the other core to the TaskManager, Kafka and Cassandra: a 20,000-event
     backlog drained at 1,038 events/s with one thread vs 856 with one per core
     (docs/architecture.md, section 6, 'The hot path')."""
+    cold_start_events: int = option(
+        1,
+        "--cold-start-events",
+        "a user with at most this many events is answered from trending (0: never)",
+    )
+    """1: the first event of a new user is answered with what trends in its item's category
+    (then overall), not with what the towers make of an empty history."""
 
     def __post_init__(self) -> None:
         _check(self, "k", self.k >= 1, "must be at least 1")
         _check(self, "num_candidates", self.num_candidates >= 1, "must be at least 1")
         _choice(self, "retrieval_backend", RETRIEVAL_BACKENDS)
         _check(self, "tf_threads", self.tf_threads >= 0, "must be 0 (one per core) or more")
+        _check(self, "cold_start_events", self.cold_start_events >= 0, "must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -226,6 +240,72 @@ class EventTime:
         return int(self.max_event_age_days * DAY_MS)
 
 
+TRENDING_WEIGHTS = "view=1,click=2,add=4,purchase=8"
+TRENDING_TYPES = ("view", "click", "add", "purchase", "impression")
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``type=weight,...`` -> {type: weight}; ValueError names what is wrong."""
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        if not sep or name not in TRENDING_TYPES:
+            raise ValueError(f"{part.strip()!r} is not <type>=<weight> with a type of "
+                             f"{', '.join(TRENDING_TYPES)}")  # fmt: skip
+        weight = float(value)
+        if not 0 <= weight <= 1e6 or name in weights:
+            raise ValueError(f"{part.strip()!r}: a weight from 0 to 1e6, once per type")
+        weights[name] = weight
+    return weights
+
+
+@dataclass(frozen=True)
+class Trending:
+    """Items engaged with most in the last window of event time (jobs.trending_sql).
+
+    Computed in Flink SQL, in the JVM: per event only JSON_VALUE and a window aggregate run,
+    no Python. Published per scope on the trending topic and to Cassandra, and what a user
+    with no history is answered with (``Scoring.cold_start_events``)."""
+
+    window_ms: int = option(300_000, "--trending-window-ms", "trending window (event time)")
+    """Five minutes: long enough to gather a signal at a few events/s, short enough to
+    follow a burst."""
+    slide_ms: int = option(60_000, "--trending-slide-ms", "how often trending is recomputed")
+    """A new list per scope every minute, each over the last ``window_ms``."""
+    lateness_ms: int = option(
+        10_000,
+        "--trending-lateness-ms",
+        "how far behind the newest event time an event still counts; later ones are "
+        "dropped and counted (numLateRecordsDropped)",
+    )
+    """The trending watermark's lag: events this late still land in their window."""
+    weights: str = option(
+        TRENDING_WEIGHTS, "--trending-weights", "engagement weight per event type"
+    )
+    """A purchase says more than a view; types left out (request, impression) weigh 0."""
+    top_n: int = option(50, "--trending-top-n", "items per trending list")
+    """More than k, so that filters and seen items still leave k to recommend."""
+
+    def __post_init__(self) -> None:
+        for name in ("window_ms", "slide_ms"):
+            _check(self, name, getattr(self, name) >= 1000 and getattr(self, name) % 1000 == 0,
+                   "must be whole seconds, at least 1000")  # fmt: skip
+        _check(self, "window_ms", self.window_ms % self.slide_ms == 0,
+               "must be a multiple of --trending-slide-ms")  # fmt: skip
+        _check(self, "lateness_ms", self.lateness_ms >= 0, "must be 0 or more")
+        _check(self, "top_n", 1 <= self.top_n <= 1000, "must be from 1 to 1000")
+        try:
+            weights = parse_weights(self.weights)
+        except ValueError as ex:
+            raise JobConfigError(f"--trending-weights {ex}") from None
+        _check(self, "weights", any(w > 0 for w in weights.values()),
+               "must give some type a positive weight")  # fmt: skip
+
+    @property
+    def weight_of(self) -> dict[str, float]:
+        return parse_weights(self.weights)
+
+
 @dataclass(frozen=True)
 class ModelIntake:
     """Which model references the job trusts, and what it will fetch."""
@@ -299,6 +379,7 @@ class JobConfig:
     checkpointing: Checkpointing = field(default_factory=Checkpointing)
     state: UserState = field(default_factory=UserState)
     event_time: EventTime = field(default_factory=EventTime)
+    trending: Trending = field(default_factory=Trending)
     models: ModelIntake = field(default_factory=ModelIntake)
 
     def __post_init__(self) -> None:

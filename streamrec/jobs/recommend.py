@@ -14,8 +14,13 @@ changes; max parallelism is fixed at 128 for the same reason)::
     events (KafkaSource, event-time watermarks)
       -> parse-events  --dead letters-->  events.dlq (Kafka)
       -> key_by(user_id)
-      -> recommend (keyed state, broadcast models + rules, batched scoring, Cassandra)
+      -> recommend (keyed state, broadcast models + rules + trending, batched scoring,
+                    Cassandra)
       -> recommendations (Kafka, key = user_id, exactly-once by default)
+
+    events (Kafka, read again by Flink SQL, event-time watermarks on the event's ts)
+      -> trending (HOP window per item and scope, Top-N; jobs.trending_sql, all in the JVM)
+      -> trending (Kafka, compacted, key = scope), read back on recommend's broadcast side
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +48,7 @@ from streamrec.contracts.limits import MAX_RECORD_BYTES
 from streamrec.job_config import flags as config_flags
 from streamrec.job_config.settings import JobConfig, ModelIntake
 from streamrec.jobs.kafka_records import set_bytes_deserializer
+from streamrec.jobs.trending_sql import trending_table
 from streamrec.model_package.package_limits import DEFAULT_LIMITS
 from streamrec.model_package.signing import (
     load_public_key,
@@ -81,7 +88,10 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
     # Raw bytes; a null value (tombstone) is skipped and counted in the source
     # (<source>.deserializer.tombstonesSkipped), never reaching Python.
     events_source = _kafka_source(
-        config, topics.events, f"{config.group_id}-events", committed=True
+        config,
+        topics.events,
+        f"{config.group_id}-events",
+        start=KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST),
     )
     events = env.from_source(
         events_source,
@@ -118,6 +128,13 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
         t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
         statements.add_insert(name, t_env.from_data_stream(stream))
     statements.attach_as_datastream()
+    # Translated after the sinks above: the plan numbers its operators in translation
+    # order and their uids carry that number, so the sinks keep the uids (and the Kafka
+    # transactions in savepoints) of a job that had no trending query.
+    t_env.create_temporary_table("trending_sink", _kafka_sink(config, topics.trending, "scope"))
+    trending = t_env.create_statement_set()
+    trending.add_insert("trending_sink", trending_table(t_env, config))
+    trending.attach_as_datastream()
 
 
 def _keyed_by_user(parsed: DataStream) -> KeyedStream:
@@ -137,21 +154,16 @@ def _kafka_source(
     topic: str,
     group_id: str,
     *,
-    committed: bool,
+    start: KafkaOffsetsInitializer,
 ) -> KafkaSource:
     """A read_committed source of Kafka record values as bytes; tombstones (null
     values) are skipped and counted in the source's ``deserializer.tombstonesSkipped``.
 
-    ``committed``: on a fresh start resume from the group's committed offsets (a
-    restarted demo does not replay everything); otherwise read from the beginning
-    (compacted control topics: the newest model and rules must be seen). On a restore
-    from a checkpoint or savepoint, the offsets in it win either way.
+    ``start`` applies to a fresh start only: events resume from the group's committed
+    offsets (a restarted demo does not replay everything); the compacted models and rules
+    are read from the beginning (the newest model and rules must be seen); trending from
+    one window back. On a restore from a checkpoint or savepoint, its offsets win.
     """
-    start = (
-        KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST)
-        if committed
-        else KafkaOffsetsInitializer.earliest()
-    )
     builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(config.bootstrap)
@@ -169,10 +181,17 @@ def _kafka_source(
 
 def _control_stream(env: StreamExecutionEnvironment, config: JobConfig) -> DataStream:
     streams = []
-    for kind, topic in (("model", config.topics.models), ("rules", config.topics.rules)):
+    # The job's own trending query writes the trending topic; a fresh start reads back the
+    # lists of the last window only (older ones are outdated, and compaction is lazy).
+    since = int(time.time() * 1000) - config.trending.window_ms
+    for kind, topic, start in (
+        ("model", config.topics.models, KafkaOffsetsInitializer.earliest()),
+        ("rules", config.topics.rules, KafkaOffsetsInitializer.earliest()),
+        ("trending", config.topics.trending, KafkaOffsetsInitializer.timestamp(since)),
+    ):
         # Bytes, as for events: a tombstone (null value) on a compacted control topic is
         # how Kafka deletes a key; it is skipped and counted in the source.
-        source = _kafka_source(config, topic, f"{config.group_id}-{kind}", committed=False)
+        source = _kafka_source(config, topic, f"{config.group_id}-{kind}", start=start)
         stream = (
             env.from_source(source, WatermarkStrategy.no_watermarks(), f"{kind}-source")
             .uid(f"{kind}-source")
@@ -181,7 +200,7 @@ def _control_stream(env: StreamExecutionEnvironment, config: JobConfig) -> DataS
             .name(f"{kind}-as-control")
         )
         streams.append(stream)
-    return streams[0].union(streams[1])
+    return streams[0].union(*streams[1:])
 
 
 def _control_row(kind: str, payload: bytes | None) -> Row:

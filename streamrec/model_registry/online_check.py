@@ -158,9 +158,15 @@ class CheckReport:
 
 
 def answerer(answer: Mapping[str, Any]) -> str:
-    """Who answered: the model version, and the rules version when rules were applied."""
+    """Who answered: the model version, the rules version when rules were applied, and the
+    strategy when it was not the model (a user with one event, answered from trending)."""
     rules = answer.get("rules_version")
-    return str(answer["model_version"]) + ("" if rules is None else f" with rules {rules}")
+    strategy = answer.get("strategy", "model")
+    return (
+        str(answer["model_version"])
+        + ("" if rules is None else f" with rules {rules}")
+        + ("" if strategy == "model" else f" via {strategy}")
+    )
 
 
 def compare_online(

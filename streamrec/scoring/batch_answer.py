@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streamrec.contracts.event import Event
@@ -18,6 +19,7 @@ from streamrec.contracts.recommendation import Recommendation
 from streamrec.contracts.rules import RuleSet
 from streamrec.contracts.scored_item import ScoredItem
 from streamrec.model_package.package import LoadedModel
+from streamrec.scoring.cold_start import TrendingBoard, trending_answers
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.scoring.popularity import FALLBACK_VERSION, PopularityFallback
 from streamrec.state.features import UserFeatures
@@ -35,6 +37,16 @@ class BatchRequest:
     """Answer with popularity without touching the model (the retry after a worker crash)."""
 
 
+@dataclass(frozen=True)
+class ColdStart:
+    """What answers a user with no history (scoring.cold_start)."""
+
+    board: TrendingBoard
+    category_of: Mapping[str, str]
+    """The served model's catalogue categories (empty without a model: ``all`` only)."""
+    max_events: int
+
+
 @dataclass
 class BatchAnswer:
     user_ids: list[str]
@@ -45,6 +57,8 @@ class BatchAnswer:
     """Why the model did not answer this batch (popularity did), if it failed."""
     candidates_after: dict[str, int] = field(default_factory=dict)
     """Per event, candidates left after each stage; empty when popularity answered."""
+    strategies: dict[str, int] = field(default_factory=dict)
+    """Events answered per strategy (contracts.recommendation.STRATEGIES)."""
     score_ms: float = 0.0
     recommendations: list[Recommendation] = field(default_factory=list, repr=False)
     """The records themselves, for the Cassandra writer (not sent back over the pipe)."""
@@ -58,6 +72,7 @@ def answer_batch(
     k: int,
     num_candidates: int,
     backend: str,
+    cold_start: ColdStart | None = None,
 ) -> BatchAnswer:
     started = time.perf_counter()
     for event in request.events:
@@ -87,9 +102,17 @@ def answer_batch(
             stages = {s: total // len(features) for s, total in result.candidates_after.items()}
     if lists is None or model is None:
         lists = fallback.recommend(features, k)
-        version, name = FALLBACK_VERSION, None
+        version, name, strategy = FALLBACK_VERSION, None, "popularity"
     else:
-        version, name = model.version, model.model_name
+        version, name, strategy = model.version, model.model_name, "model"
+    strategies = [strategy] * len(features)
+    lists = list(lists)
+    if cold_start is not None:
+        answers = trending_answers(request.events, features, cold_start.board,
+                                   cold_start.category_of, k, cold_start.max_events,
+                                   rules.filters if rules is not None else None)  # fmt: skip
+        for position, items in answers.items():
+            lists[position], strategies[position] = items, "trending"
     emitted = int(time.time() * 1000)
     rules_version = rules.version if rules is not None else None
     recs = [
@@ -103,8 +126,11 @@ def answer_batch(
             event_ts=event.ts,
             emitted_ts=emitted,
             events_seen=sum(after.event_counts.values()),
+            strategy=answered_by,
         )
-        for event, after, items in zip(request.events, features, lists, strict=True)
+        for event, after, items, answered_by in zip(
+            request.events, features, lists, strategies, strict=True
+        )
     ]
     return BatchAnswer(
         user_ids=[r.user_id for r in recs],
@@ -112,6 +138,7 @@ def answer_batch(
         model_version=version,
         scoring_error=error,
         candidates_after=stages,
+        strategies=dict(Counter(strategies)),
         score_ms=(time.perf_counter() - started) * 1000,
         recommendations=recs,
     )

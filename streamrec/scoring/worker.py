@@ -15,6 +15,7 @@ Protocol (frames of ``scoring.frames``; one request at a time, in order)::
     -> ("init", WorkerSettings)          <- ("ok", None)
     -> ("model", (package, sha256))      <- ("ok", ServedModel) | ("rejected", (reason, text))
     -> ("rules", rules bytes)            <- ("ok", version)
+    -> ("trending", trending JSON bytes) <- ("ok", scope)
     -> ("score", BatchRequest)           <- ("scored", BatchAnswer), then
                                             ("written", WriteReport) | ("write_failed", text)
 
@@ -31,11 +32,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from streamrec.contracts.rules import RuleSet, parse_rules
+from streamrec.contracts.trending import parse_trending
 from streamrec.job_config.settings import Scoring
 from streamrec.model_package.errors import ModelPackageError, rejection_reason
 from streamrec.model_package.package import LoadedModel
 from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
-from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, answer_batch
+from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, ColdStart, answer_batch
+from streamrec.scoring.cold_start import TrendingBoard
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.popularity import PopularityFallback
 from streamrec.scoring.warm import load_warm, served
@@ -57,6 +60,8 @@ class WorkerSettings:
     cassandra: CassandraSettings | None = None
     tf_threads: int = Scoring.tf_threads
     """TensorFlow intra/inter-op threads; 0 leaves TensorFlow's default (one per core)."""
+    cold_start_events: int = Scoring.cold_start_events
+    """Users with at most this many events are answered from trending (scoring.cold_start)."""
 
 
 @dataclass
@@ -75,6 +80,8 @@ class Scorer:
         self.model: LoadedModel | None = None
         self.rules: RuleSet | None = None
         self.fallback = PopularityFallback()
+        self.trending = TrendingBoard()
+        self.category_of: dict[str, str] = {}
         self.writer = RecsWriter(settings.cassandra) if settings.cassandra else None
         if self.writer is not None:
             self.writer.open()
@@ -92,17 +99,31 @@ class Scorer:
             # The operator prefixes "model rejected:" when it logs and counts it.
             return "rejected", (rejection_reason(ex), str(ex))
         self.model = model
-        return "ok", served(model)
+        answer = served(model)
+        self.category_of = dict(answer.category_of)
+        return "ok", answer
 
     def set_rules(self, raw: bytes) -> tuple[str, Any]:
         rules = parse_rules(raw)  # the operator parsed these bytes already
         self.rules = rules
         return "ok", rules.version
 
+    def set_trending(self, raw: bytes) -> tuple[str, Any]:
+        """A scope's newest list: kept for new users, and written to Cassandra (derived data
+        rewritten every slide, so a failed write is logged, not fatal)."""
+        trending = parse_trending(raw)  # the operator parsed these bytes already
+        if self.trending.put(trending) and self.writer is not None:
+            try:
+                self.writer.write_trending(trending)
+            except Exception as ex:
+                log.error("trending of %s not written to Cassandra: %s", trending.scope, ex)
+        return "ok", trending.scope
+
     def answer(self, request: BatchRequest) -> BatchAnswer:
         s = self.settings
+        cold = ColdStart(self.trending, self.category_of, s.cold_start_events)
         return answer_batch(request, self.model, self.rules, self.fallback, s.k,
-                            s.num_candidates, s.retrieval_backend)  # fmt: skip
+                            s.num_candidates, s.retrieval_backend, cold)  # fmt: skip
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
@@ -125,6 +146,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
                 write_frame(replies, scorer.load_model(*payload))
             elif op == "rules":
                 write_frame(replies, scorer.set_rules(payload))
+            elif op == "trending":
+                write_frame(replies, scorer.set_trending(payload))
             else:
                 raise ValueError(f"unknown request {op!r}")
     finally:

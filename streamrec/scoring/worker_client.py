@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamrec.errors import StreamrecError
@@ -47,6 +47,8 @@ class _Served:
     package: bytes | None = None
     sha256: str = ""
     rules: bytes | None = None
+    trending: dict[str, bytes] = field(default_factory=dict)
+    """The newest list per scope, sent again to a restarted worker."""
 
 
 class _DeadlineReader:
@@ -121,6 +123,10 @@ class ScoringWorker:
         self._ask(("rules", raw), SCORE_TIMEOUT_S)
         self._served.rules = raw
 
+    def set_trending(self, scope: str, raw: bytes) -> None:
+        self._ask(("trending", raw), SCORE_TIMEOUT_S)
+        self._served.trending[scope] = raw
+
     def score(self, request: BatchRequest) -> BatchAnswer:
         """The answer to a batch; call ``written`` before the next request."""
         for attempt in range(3):
@@ -184,3 +190,5 @@ class ScoringWorker:
             self.load_model(served.package, served.sha256)
         if served.rules is not None:
             self.set_rules(served.rules)
+        for scope, raw in list(served.trending.items()):
+            self.set_trending(scope, raw)

@@ -60,14 +60,19 @@ from functools import cache
 from typing import Any
 
 from streamrec.contracts.recommendation import Recommendation
+from streamrec.contracts.trending import TrendingList
 from streamrec.errors import StreamrecError
 
 log = logging.getLogger(__name__)
 
 INSERT_CQL = (
     "INSERT INTO {keyspace}.recs_by_user "
-    "(user_id, ranked, model_version, event_id, event_ts, emitted_ts) "
-    "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+    "(user_id, ranked, model_version, event_id, event_ts, emitted_ts, strategy) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+)
+TRENDING_CQL = (
+    "INSERT INTO {keyspace}.trending_by_scope (scope, ranked, window_start, window_end) "
+    "VALUES (?, ?, ?, ?) USING TIMESTAMP ?"
 )
 SEQUENCE_SLOTS = 1000
 """Microseconds of a millisecond given to a user's event sequence number."""
@@ -141,6 +146,7 @@ class RecsWriter:
         self._cluster: Any = None
         self._session: Any = None
         self._insert: Any = None
+        self._insert_trending: Any = None
         self.rows_written = 0
         self.rows_rejected = 0
         self.retries = 0
@@ -163,9 +169,13 @@ class RecsWriter:
             connect_timeout=10,
         )
         self._session = self._cluster.connect()
-        # Fails here, at the task's start, if the keyspace lacks migration 0003 (`ranked`).
-        self._insert = self._session.prepare(INSERT_CQL.format(keyspace=self.settings.keyspace))
+        # Fails here, at the task's start, if the keyspace lacks migrations 0003 (`ranked`)
+        # and 0004 (`strategy`, `trending_by_scope`).
+        keyspace = self.settings.keyspace
+        self._insert = self._session.prepare(INSERT_CQL.format(keyspace=keyspace))
         self._insert.is_idempotent = True
+        self._insert_trending = self._session.prepare(TRENDING_CQL.format(keyspace=keyspace))
+        self._insert_trending.is_idempotent = True
 
     def close(self) -> None:
         if self._cluster is not None:
@@ -175,6 +185,20 @@ class RecsWriter:
     def write(self, recs: Sequence[Recommendation]) -> int:
         """Store the newest recommendation per user of ``recs``; return rows written."""
         return self.finish(self.start(recs))
+
+    def write_trending(self, trending: TrendingList) -> None:
+        """One scope's list, synchronously (one row per scope per slide)."""
+        self._session.execute(
+            self._insert_trending,
+            (
+                trending.scope,
+                [(i.item_id, float(i.score)) for i in trending.items],
+                trending.window_start,
+                trending.window_end,
+                trending.window_end * 1000,
+            ),
+            timeout=self.settings.request_timeout_s,
+        )
 
     def start(self, recs: Sequence[Recommendation]) -> PendingWrite:
         """Send up to ``max_in_flight`` rows now (newest per user); ``finish`` does the rest."""
@@ -278,6 +302,7 @@ class RecsWriter:
             rec.event_id,
             rec.event_ts,
             rec.emitted_ts,
+            rec.strategy,
             write_time(rec),
         )
 

@@ -22,7 +22,7 @@ class TopicSpec:
 
 
 def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
-    """The stack's topics: models and rules are compacted (latest per key wins).
+    """The stack's topics: models, rules and trending are compacted (latest per key wins).
 
     ``prefix`` gives a separate set of the same topics (tests run one job per set).
     """
@@ -38,6 +38,10 @@ def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
             {**compacted, "max.message.bytes": str(MODELS_MAX_MESSAGE_BYTES)},
         ),
         TopicSpec(topics.rules, 1, dict(compacted)),
+        # One record per scope per slide; compacted, so the newest list per scope stays.
+        # Ten-minute segments: compaction only cleans closed ones, and a slide per minute
+        # per category would otherwise fill a 1 GiB segment first.
+        TopicSpec(topics.trending, 1, {**compacted, "segment.ms": "600000"}),
     ]
 
 

@@ -44,6 +44,8 @@ from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
+from streamrec.contracts.recommendation import STRATEGIES
+from streamrec.contracts.trending import InvalidTrendingError, parse_trending
 from streamrec.job_config.settings import Batching, Scoring, UserState
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.worker import WorkerSettings
@@ -59,8 +61,9 @@ log = logging.getLogger(__name__)
 
 OUTPUT_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
 CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
-"""Broadcast side: kind ``model`` (a signed model reference) or ``rules``; payload is the Kafka
-value decoded as ISO-8859-1, which maps every byte to one character and back losslessly."""
+"""Broadcast side: kind ``model`` (a signed model reference), ``rules``, or ``trending`` (the
+job's own trending query, one scope's list); payload is the Kafka value decoded as
+ISO-8859-1, which maps every byte to one character and back losslessly."""
 # Rejection reasons counted per kind (``rejected.<kind>.<reason>``); see udfs.serving.Outcome.
 REJECTION_REASONS = {
     "model": (
@@ -104,6 +107,7 @@ class RecommendSettings:
             package_limits=self.model_intake.package_limits,
             cassandra=self.cassandra,
             tf_threads=scoring.tf_threads,
+            cold_start_events=scoring.cold_start_events,
         )
 
 
@@ -202,6 +206,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             self.serving.restore(Latin1Store(ctx.get_broadcast_state(SERVING_STATE)))
 
     def process_broadcast_element(self, value: Row, ctx: KeyedBroadcastProcessFunction.Context):
+        if value[0] == "trending":
+            self._on_trending(value[1])
+            return
         outcome: Outcome
         try:
             # What state holds is served before this record is looked at (restore first).
@@ -221,6 +228,26 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             log.error("%s [%s]; the previous %s keeps serving", outcome.message, outcome.reason,
                       outcome.kind)  # fmt: skip
 
+    def _on_trending(self, payload: str | None) -> None:
+        """A scope's newest trending list (jobs.trending_sql, read back from the trending
+        topic) to the scoring worker, which answers new users with it and writes it to
+        Cassandra. Not kept in broadcast state: the source's offsets are in every checkpoint,
+        so a restored job reads the lists again from the topic."""
+        try:
+            raw = (payload or "").encode("latin-1")  # the record's bytes (CONTROL_TYPE)
+            trending = parse_trending(raw)
+            self.worker.set_trending(trending.scope, raw)
+        except InvalidTrendingError as ex:
+            self.trending_rejected.inc()
+            log.error("trending record rejected: %s", ex)
+            return
+        except Exception as ex:  # no control record may fail the job
+            self.trending_rejected.inc()
+            log.exception("trending record could not be applied: %s", type(ex).__name__)
+            return
+        self.trending_lists.inc()
+        self._trending_window_end = max(self._trending_window_end, trending.window_end)
+
     def _flush(self) -> Iterator[Row]:
         """Score the drained events in the worker and emit its records (see scoring.worker)."""
         batch, self.batch = self.batch, []
@@ -238,6 +265,10 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.rounds.scored_in(self._last_score_ms)
         self.batches.inc()
         self.recs_out.inc(len(answer.values))
+        for strategy, count in answer.strategies.items():
+            counter = self.answered_by.get(strategy)
+            if counter is not None:
+                counter.inc(count)
         # The worker writes Cassandra while these travel to Kafka; ``written`` returns inside
         # this timer callback, before any checkpoint barrier can be handled (sinks.cassandra).
         for user_id, value in zip(answer.user_ids, answer.values, strict=True):
@@ -271,6 +302,14 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.missed_round_ends = group.counter("missedRoundEnds")
         self.scoring_errors = group.counter("scoringErrors")
         self.events_failed = group.counter("eventsFailed")
+        # Which strategy answered each event (contracts.recommendation.STRATEGIES).
+        answered_by = group.add_group("answeredBy")
+        self.answered_by = {s: answered_by.counter(s) for s in STRATEGIES}
+        self.trending_lists = group.counter("trendingLists")
+        self.trending_rejected = group.counter("trendingRejected")
+        self._trending_window_end = 0
+        # Event time up to which trending is known (the newest list's window end).
+        group.gauge("trendingWindowEnd", lambda: self._trending_window_end)
         group.gauge("batchSize", lambda: self._last_batch)
         group.gauge("scoringLatencyMicros", lambda: int(self._last_score_ms * 1000))
         # What the last batch still waited for Cassandra after emitting its answers.

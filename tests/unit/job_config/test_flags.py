@@ -13,6 +13,7 @@ from streamrec.job_config.settings import (
     ModelIntake,
     Scoring,
     Topics,
+    Trending,
     UserState,
 )
 
@@ -52,6 +53,14 @@ DEFAULTS_BEFORE = {
     "scoring_tf_threads": 1,
     "out_of_orderness_ms": 5_000,
     "idleness_ms": 30_000,
+    # Added with trending and cold start (issue 15):
+    "trending_topic": "trending",
+    "cold_start_events": 1,
+    "trending_window_ms": 300_000,
+    "trending_slide_ms": 60_000,
+    "trending_lateness_ms": 10_000,
+    "trending_weights": "view=1,click=2,add=4,purchase=8",
+    "trending_top_n": 50,
 }
 
 EVERY_FIELD_CHANGED = JobConfig(
@@ -61,7 +70,14 @@ EVERY_FIELD_CHANGED = JobConfig(
     job_name="j",
     group_id="g",
     topics=Topics().prefixed("p."),
-    scoring=Scoring(k=7, num_candidates=50, retrieval_backend="hnsw", python="/py", tf_threads=0),
+    scoring=Scoring(
+        k=7,
+        num_candidates=50,
+        retrieval_backend="hnsw",
+        python="/py",
+        tf_threads=0,
+        cold_start_events=0,
+    ),
     batching=Batching(
         max_batch=64, max_delay_ms=5, buffer_timeout_ms=-1, bundle_size=10, bundle_time_ms=5
     ),
@@ -70,6 +86,9 @@ EVERY_FIELD_CHANGED = JobConfig(
     ),
     state=UserState(ttl_days=2, half_life_ms=1_000),
     event_time=EventTime(max_event_age_days=3650.5, out_of_orderness_ms=0, idleness_ms=1),
+    trending=Trending(
+        window_ms=600_000, slide_ms=120_000, lateness_ms=0, weights="purchase=1.5", top_n=5
+    ),
     models=ModelIntake(
         public_keys=("/a.pem", "/b.pem"),
         public_keys_base64=("QUJD",),
@@ -128,3 +147,23 @@ def test_a_bad_value_exits_with_usage_and_the_reason(capsys: pytest.CaptureFixtu
         config_flags.parse(["--bootstrap", "b:1", "--max-delay-ms", "0"])
     assert exited.value.code == 2
     assert "--max-delay-ms must be at least 1, got 0" in capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--trending-weights", "view=1,like=3"], "not <type>=<weight>"),
+        (["--trending-weights", "view=0"], "positive weight"),
+        (["--trending-weights", "view=-1"], "from 0 to 1e6"),
+        (["--trending-slide-ms", "1500"], "whole seconds"),
+        (["--trending-window-ms", "90000"], "multiple of --trending-slide-ms"),
+        (["--trending-top-n", "0"], "from 1 to 1000"),
+        (["--cold-start-events", "-1"], "0 or more"),
+    ],
+)
+def test_bad_trending_settings_name_the_flag(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        config_flags.parse(["--bootstrap", "b:1", *flags])
+    assert message in capsys.readouterr().err

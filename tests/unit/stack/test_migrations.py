@@ -40,15 +40,21 @@ def test_every_statement_can_run_twice() -> None:
             assert IDEMPOTENT.match(statement), f"{migration.name}: {statement}"
 
 
-def test_an_existing_keyspace_gets_only_the_ranked_upgrade() -> None:
+def test_an_existing_keyspace_gets_only_the_upgrades_after_it() -> None:
     session = FakeSession(recorded={1, 2})
-    assert apply_migrations(session, "ks") == ["0003_recs_written_whole.cql"]
+    assert apply_migrations(session, "ks") == [
+        "0003_recs_written_whole.cql",
+        "0004_trending_and_strategy.cql",
+    ]
     upgrade = session.executed[len(load_migrations("ks")[0].statements) :]
-    assert upgrade == [
+    assert upgrade[:3] == [
         "ALTER TABLE ks.recs_by_user ADD IF NOT EXISTS ranked frozen<list<frozen<scored_item>>>",
         "ALTER TABLE ks.recs_by_user DROP IF EXISTS items",
         "TRUNCATE TABLE ks.recs_by_user",
     ]
+    assert upgrade[3] == "ALTER TABLE ks.recs_by_user ADD IF NOT EXISTS strategy text"
+    assert upgrade[4].startswith("CREATE TABLE IF NOT EXISTS ks.trending_by_scope")
+    assert len(upgrade) == 5
     assert apply_migrations(session, "ks") == []
 
 
