@@ -77,15 +77,17 @@ def trending_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
         WHERE item_rank <= {trending.top_n}
     """)  # fmt: skip
     # One record per scope and window: the ranks of one HOP window share its window_time,
-    # so a tumbling window of one slide over it holds exactly that window's ranks.
+    # so a tumbling window of one slide over it holds exactly that window's ranks. The
+    # record is concatenated: JSON_ARRAYAGG would store each JSON_OBJECT as a JSON string.
+    start, end = _epoch_ms("MIN(hop_start)"), _epoch_ms("MAX(hop_end)")
     return t_env.sql_query(f"""
-        SELECT trend_scope AS `scope`, JSON_OBJECT(
-                   'scope' VALUE trend_scope,
-                   'window_start' VALUE {_epoch_ms("MIN(hop_start)")},
-                   'window_end' VALUE {_epoch_ms("MAX(hop_end)")},
-                   'items' VALUE JSON_ARRAYAGG(JSON_OBJECT(
-                       'item_id' VALUE item_id, 'score' VALUE score, 'events' VALUE events))
-               ) AS `value`
+        SELECT trend_scope AS `scope`,
+               '{{"scope":' || JSON_STRING(trend_scope)
+               || ',"window_start":' || CAST({start} AS STRING)
+               || ',"window_end":' || CAST({end} AS STRING)
+               || ',"items":[' || LISTAGG(JSON_OBJECT(
+                      'item_id' VALUE item_id, 'score' VALUE score, 'events' VALUE events), ',')
+               || ']}}' AS `value`
         FROM TABLE(TUMBLE(TABLE trending_top, DESCRIPTOR(hop_time),
                           {_interval(trending.slide_ms)}))
         GROUP BY window_start, window_end, trend_scope

@@ -44,6 +44,10 @@ class JobTopics:
     def recommendations(self) -> str:
         return f"{self.prefix}_recommendations"
 
+    @property
+    def trending(self) -> str:
+        return f"{self.prefix}_trending"
+
     def specs(self, partitions: int) -> list[TopicSpec]:
         return stack_topics(partitions, prefix=f"{self.prefix}_")
 
