@@ -27,6 +27,7 @@ PORT_OPTIONS = [
     ),
     ("--flink-rest-port", "flink_rest_port", "STREAMREC_FLINK_REST_PORT", 8081),
     ("--flink-rpc-port", "flink_rpc_port", "STREAMREC_FLINK_RPC_PORT", 6123),
+    ("--flink-metrics-port", "flink_metrics_port", "STREAMREC_FLINK_METRICS_PORT", 9249),
     ("--mlflow-port", "mlflow_port", "STREAMREC_MLFLOW_PORT", 5000),
 ]
 

@@ -47,6 +47,9 @@ class StackConfig:
     """Flink REST API and web dashboard."""
     flink_rpc_port: int = 6123
     """JobManager RPC (TaskManagers register here)."""
+    flink_metrics_port: int = 9249
+    """Prometheus reporter: the JobManager and the TaskManager each take the first free
+    port of this one and the next (Flink's reporter tries a range)."""
     mlflow_port: int = 5000
     """MLflow tracking server."""
     keyspace: str = JobConfig.keyspace

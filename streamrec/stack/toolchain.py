@@ -20,7 +20,7 @@ from pathlib import Path
 
 from streamrec.stack.errors import MissingToolError
 
-JAR_SETS = ("kafka", "cassandra", "flink-connectors")
+JAR_SETS = ("kafka", "cassandra", "flink-connectors", "flink-metrics")
 MIN_JAVA = 17
 CONNECTORS = "streamrec-connectors"
 

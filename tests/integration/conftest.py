@@ -34,6 +34,7 @@ def make_stack_config(data_dir: Path) -> StackConfig:
         cassandra_storage_port=free_port(),
         flink_rest_port=free_port(),
         flink_rpc_port=free_port(),
+        flink_metrics_port=free_port(),
         mlflow_port=free_port(),
         keyspace="streamrec_test",
     )

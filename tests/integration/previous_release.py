@@ -125,7 +125,11 @@ def previous_release_cluster(
     """A Flink cluster whose TaskManager (and whose ``flink run`` clients, while this is
     open) import streamrec from ``tree``; yields its config (the session's other servers)."""
     config = dataclasses.replace(
-        stack_config, data_dir=data_dir, flink_rest_port=free_port(), flink_rpc_port=free_port()
+        stack_config,
+        data_dir=data_dir,
+        flink_rest_port=free_port(),
+        flink_rpc_port=free_port(),
+        flink_metrics_port=free_port(),
     )
     cluster = Stack(config, echo=lambda _line: None)
     saved = os.environ.get("PYTHONPATH")

@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from streamrec.jobs import smoke
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
+from streamrec.stack.prometheus_scrape import samples, scrape
 from streamrec.stack.topics import TopicSpec, ensure_topics
 from tests.integration.test_kafka import read_committed
 from tests.polling import wait_for
@@ -76,3 +77,11 @@ def test_kafka_to_kafka_job_runs_and_delivers(stack_config: StackConfig, unique_
     finally:
         flink_client.cancel_job(stack_config, job_id)
     wait_for(lambda: flink_client.job_state(stack_config, job_id) == "CANCELED", 60, "job CANCELED")
+
+
+def test_the_cluster_serves_prometheus_metrics(stack_config: StackConfig) -> None:
+    """Both JVMs report: the JobManager's registered TaskManagers, the TaskManager's JVM."""
+    text = scrape(stack_config)
+    registered = samples(text, "flink_jobmanager_numRegisteredTaskManagers")
+    assert registered and registered[0][1] >= 1, text[:500]
+    assert samples(text, "flink_taskmanager_Status_JVM_CPU_Load"), text[:500]

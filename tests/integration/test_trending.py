@@ -18,6 +18,7 @@ import pytest
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.stack.cql_client import connect
+from streamrec.stack.prometheus_scrape import samples, scrape
 from tests.integration.job_harness import (
     EventProducer,
     JobTopics,
@@ -29,6 +30,16 @@ from tests.integration.job_harness import (
 )
 
 WINDOW_MS, SLIDE_MS, LATENESS_MS = 10_000, 5_000, 1_000
+OPERATOR = "flink_taskmanager_job_task_operator_"
+README_METRICS = [
+    f"{OPERATOR}{name}"
+    for name in (
+        "eventsIn", "deadLetters_bad_json", "scoringLatencyMicros",
+        "cassandraWriteLatencyMicros", "answeredBy_model", "answeredBy_popularity",
+        "numLateRecordsDropped", "KafkaSourceReader_KafkaConsumer_records_lag_max",
+        "modelVersion",
+    )
+]  # fmt: skip
 BURST = 30
 
 
@@ -153,6 +164,14 @@ def test_a_burst_trends_after_its_window_and_answers_a_new_user(
             assert scope is not None and scope.ranked[0].item_id == hot
         assert flink_client.operator_metric(stack_config, job_id, "recommend",
                                             "answeredBy.trending") >= 1  # fmt: skip
+        # The same counter where Prometheus reads it (the TaskManager's reporter).
+        name = "flink_taskmanager_job_task_operator_answeredBy_trending"
+        wait_for(lambda: any(v >= 1 for _, v in samples(scrape(stack_config), name)), 60,
+                 f"{name} on the Prometheus endpoint")  # fmt: skip
+        # Every metric the README's PromQL table names is there under that name.
+        text = scrape(stack_config)
+        missing = [m for m in README_METRICS if not samples(text, m)]
+        assert not missing, f"README queries name metrics the reporter does not serve: {missing}"
     finally:
         trending.close()
         recs.close()

@@ -106,6 +106,12 @@ class FlinkService(Service):
                 "--flink-rpc-port",
                 "STREAMREC_FLINK_RPC_PORT",
             ),
+            PortSpec(
+                self.config.flink_metrics_port,
+                "Flink Prometheus metrics (JobManager or TaskManager)",
+                "--flink-metrics-port",
+                "STREAMREC_FLINK_METRICS_PORT",
+            ),
         ]
 
     def settings(self) -> dict[str, Any]:
@@ -135,6 +141,8 @@ class FlinkService(Service):
             "rest.address": HOST,
             "rest.bind-address": HOST,
             "rest.port": c.flink_rest_port,
+            # The JobManager and the TaskManager each bind the first free port of the two.
+            "metrics.reporter.prom.port": f"{c.flink_metrics_port}-{c.flink_metrics_port + 1}",
             "execution.checkpointing.dir": f"file://{self.checkpoint_dir}",
             "execution.checkpointing.savepoint-dir": f"file://{self.savepoint_dir}",
             "io.tmp.dirs": str(self.home / "tmp"),
@@ -148,9 +156,11 @@ class FlinkService(Service):
 
     def prepare(self) -> None:
         toolchain.resolve(self.config.jars_dir, "flink-connectors")
+        toolchain.resolve(self.config.jars_dir, "flink-metrics")
         for sub in (
             "conf",
             "lib",
+            "plugins",
             "checkpoints",
             "savepoints",
             "tmp",
@@ -161,6 +171,7 @@ class FlinkService(Service):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._link_jars()
+        self._link_plugins()
         self.link_client()
         packaged_conf = pyflink_home() / "conf"
         for name in (
@@ -194,6 +205,20 @@ class FlinkService(Service):
             own_jar,
         ]:
             (self.lib_dir / jar.name).symlink_to(jar)
+
+    def _link_plugins(self) -> None:
+        """Metric reporters are Flink plugins: one directory each under plugins/, loaded in
+        a class loader of their own (Flink's recommended way, and no clash with lib/)."""
+        reporter = self.plugins_dir / "metrics-prometheus"
+        if reporter.exists():
+            shutil.rmtree(reporter)
+        reporter.mkdir(parents=True)
+        for jar in toolchain.jar_dir(self.config.jars_dir, "flink-metrics").glob("*.jar"):
+            (reporter / jar.name).symlink_to(jar)
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.home / "plugins"
 
     def link_client(self) -> Path:
         """``<flink home>/bin/flink``, a link to the wheel's script (it follows links to
@@ -232,6 +257,7 @@ class FlinkService(Service):
         env.update(
             FLINK_CONF_DIR=str(self.conf_dir),
             FLINK_LIB_DIR=str(self.lib_dir),
+            FLINK_PLUGINS_DIR=str(self.plugins_dir),
             FLINK_LOG_DIR=str(self.log_dir),
             FLINK_PID_DIR=str(self.home / "pids"),
             # Thread mode loads pemja from the interpreter found on PATH.
