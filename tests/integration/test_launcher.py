@@ -22,7 +22,10 @@ def test_up_twice_is_harmless(stack: Stack) -> None:
     reports = stack.up()
     assert all(r.already_running for r in reports)
     after = {s.name: s.pids for s in stack.status()}
-    assert after == before
+    # Nothing restarted: every process is still there. A service's pids include the
+    # children of its group (a TaskManager's Python workers come and go with jobs).
+    assert after.keys() == before.keys()
+    assert all(set(before[name]) <= set(after[name]) for name in before), (before, after)
 
 
 def test_down_stops_only_our_processes(tmp_path: Path) -> None:
