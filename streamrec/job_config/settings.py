@@ -2,7 +2,7 @@
 
 ``JobConfig`` is what the job is built from; its groups (``Topics``, ``Scoring``,
 ``Batching``, ``Checkpointing``, ``UserState``, ``EventTime``, ``Trending``,
-``ModelIntake``) are what the operator, the scoring worker and the sinks receive. Each
+``Feedback``, ``ModelIntake``) are what the operator, the scoring worker and the sinks receive. Each
 field carries the command-line flag that sets it, so the job's parser, the submitters that
 render arguments for it (``job_config.flags``) and the readers of a default (CLI,
 benchmark, scoring worker) all take it from here. Standard library and pure streamrec
@@ -78,6 +78,10 @@ class Topics:
     )
     """The newest trending list per scope (``all``, ``category:<name>``), one record per
     scope per slide; compacted, so a reader finds the current lists without replaying."""
+    feedback: str = option(
+        "feedback", "--feedback-topic", "impressions, clicks and CTR per model version"
+    )
+    """One record per minute per (model version, rules version, strategy) with feedback."""
 
     def prefixed(self, prefix: str) -> Topics:
         """The same topics under ``prefix`` (tests and benchmarks run one job per prefix)."""
@@ -307,6 +311,34 @@ class Trending:
 
 
 @dataclass(frozen=True)
+class Feedback:
+    """Impressions and clicks joined to the recommendations they answer (jobs.feedback_sql).
+
+    A client reports ``impression``, ``click``, ``add`` or ``purchase`` events carrying the
+    recommendation's ``event_id`` as ``context.rec_id``; the job joins them in event time to
+    the recommendation (the job's own output) and counts them per model version."""
+
+    horizon_ms: int = option(
+        300_000, "--feedback-horizon-ms", "how long after a recommendation feedback counts"
+    )
+    """Five minutes: impressions come within seconds of an answer and clicks within a
+    visit. It is also the delay of the counts: the interval join holds its output
+    watermark back by the horizon (a match may still come), so a minute's counts appear
+    about one horizon after the minute. The join keeps each recommendation this long."""
+    window_ms: int = option(60_000, "--feedback-window-ms", "feedback aggregation window")
+    """A row per minute per model version (Cassandra's feedback_by_version)."""
+    lateness_ms: int = option(
+        10_000, "--feedback-lateness-ms", "how late feedback may arrive and still be joined"
+    )
+
+    def __post_init__(self) -> None:
+        _check(self, "horizon_ms", self.horizon_ms >= 1000, "must be at least 1000")
+        _check(self, "window_ms", self.window_ms >= 1000 and self.window_ms % 1000 == 0,
+               "must be whole seconds, at least 1000")  # fmt: skip
+        _check(self, "lateness_ms", self.lateness_ms >= 0, "must be 0 or more")
+
+
+@dataclass(frozen=True)
 class ModelIntake:
     """Which model references the job trusts, and what it will fetch."""
 
@@ -380,6 +412,7 @@ class JobConfig:
     state: UserState = field(default_factory=UserState)
     event_time: EventTime = field(default_factory=EventTime)
     trending: Trending = field(default_factory=Trending)
+    feedback: Feedback = field(default_factory=Feedback)
     models: ModelIntake = field(default_factory=ModelIntake)
 
     def __post_init__(self) -> None:

@@ -21,6 +21,10 @@ changes; max parallelism is fixed at 128 for the same reason)::
     events (Kafka, read again by Flink SQL, event-time watermarks on the event's ts)
       -> trending (HOP window per item and scope, Top-N; jobs.trending_sql, all in the JVM)
       -> trending (Kafka, compacted, key = scope), read back on recommend's broadcast side
+
+    events (feedback: impression/click/add/purchase with context.rec_id) + recommendations
+      -> interval join on the id (jobs.feedback_sql) -> counts per minute per model version
+      -> feedback (Kafka, key = model version), read back for Cassandra and the metrics
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, TableDescri
 from streamrec.contracts.limits import MAX_RECORD_BYTES
 from streamrec.job_config import flags as config_flags
 from streamrec.job_config.settings import JobConfig, ModelIntake
+from streamrec.jobs.feedback_sql import feedback_table
 from streamrec.jobs.kafka_records import set_bytes_deserializer
 from streamrec.jobs.trending_sql import trending_table
 from streamrec.model_package.package_limits import DEFAULT_LIMITS
@@ -131,10 +136,14 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
     # Translated after the sinks above: the plan numbers its operators in translation
     # order and their uids carry that number, so the sinks keep the uids (and the Kafka
     # transactions in savepoints) of a job that had no trending query.
-    t_env.create_temporary_table("trending_sink", _kafka_sink(config, topics.trending, "scope"))
-    trending = t_env.create_statement_set()
-    trending.add_insert("trending_sink", trending_table(t_env, config))
-    trending.attach_as_datastream()
+    signals = t_env.create_statement_set()
+    for name, topic, key, table in (
+        ("trending_sink", topics.trending, "scope", trending_table(t_env, config)),
+        ("feedback_sink", topics.feedback, "model_version", feedback_table(t_env, config)),
+    ):
+        t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
+        signals.add_insert(name, table)
+    signals.attach_as_datastream()
 
 
 def _keyed_by_user(parsed: DataStream) -> KeyedStream:
@@ -188,6 +197,8 @@ def _control_stream(env: StreamExecutionEnvironment, config: JobConfig) -> DataS
         ("model", config.topics.models, KafkaOffsetsInitializer.earliest()),
         ("rules", config.topics.rules, KafkaOffsetsInitializer.earliest()),
         ("trending", config.topics.trending, KafkaOffsetsInitializer.timestamp(since)),
+        # The job's own feedback counts, for Cassandra and the per-version metrics.
+        ("feedback", config.topics.feedback, KafkaOffsetsInitializer.latest()),
     ):
         # Bytes, as for events: a tombstone (null value) on a compacted control topic is
         # how Kafka deletes a key; it is skipped and counted in the source.

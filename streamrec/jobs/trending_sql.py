@@ -27,6 +27,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table, Tabl
 
 from streamrec.contracts.event import MAX_FUTURE_SKEW_MS, MAX_ID_CHARS
 from streamrec.job_config.settings import JobConfig
+from streamrec.jobs.sql_literals import epoch_ms, interval
 
 EVENTS_TABLE = "trending_events"
 _TS = "TRY_CAST(JSON_VALUE(payload, '$.ts') AS BIGINT)"
@@ -61,7 +62,7 @@ def trending_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
                     ELSE 'category:' || category END AS trend_scope,
                SUM(weight) AS score, COUNT(*) AS events
         FROM TABLE(HOP(TABLE trending_engagements, DESCRIPTOR(rowtime),
-                       {_interval(trending.slide_ms)}, {_interval(trending.window_ms)}))
+                       {interval(trending.slide_ms)}, {interval(trending.window_ms)}))
         GROUP BY window_start, window_end, window_time,
                  GROUPING SETS ((item_id), (category, item_id))
         HAVING GROUPING(category) = 1 OR category IS NOT NULL
@@ -79,7 +80,7 @@ def trending_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
     # One record per scope and window: the ranks of one HOP window share its window_time,
     # so a tumbling window of one slide over it holds exactly that window's ranks. The
     # record is concatenated: JSON_ARRAYAGG would store each JSON_OBJECT as a JSON string.
-    start, end = _epoch_ms("MIN(hop_start)"), _epoch_ms("MAX(hop_end)")
+    start, end = epoch_ms("MIN(hop_start)"), epoch_ms("MAX(hop_end)")
     return t_env.sql_query(f"""
         SELECT trend_scope AS `scope`,
                '{{"scope":' || JSON_STRING(trend_scope)
@@ -89,7 +90,7 @@ def trending_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
                       'item_id' VALUE item_id, 'score' VALUE score, 'events' VALUE events), ',')
                || ']}}' AS `value`
         FROM TABLE(TUMBLE(TABLE trending_top, DESCRIPTOR(hop_time),
-                          {_interval(trending.slide_ms)}))
+                          {interval(trending.slide_ms)}))
         GROUP BY window_start, window_end, trend_scope
     """)  # fmt: skip
 
@@ -111,7 +112,7 @@ def _events_source(config: JobConfig) -> TableDescriptor:
         .column_by_expression(
             "rowtime", f"TO_TIMESTAMP_LTZ(CASE WHEN {ts_ok} THEN {_TS} ELSE 0 END, 3)"
         )
-        .watermark("rowtime", f"rowtime - {_interval(lateness_ms)}")
+        .watermark("rowtime", f"rowtime - {interval(lateness_ms)}")
         .build()
     )
     return (
@@ -142,19 +143,3 @@ def _bounded(expression: str) -> str:
     """NULL for a value beyond an id's length (a category is a key and a Cassandra key)."""
     return f"CASE WHEN CHAR_LENGTH({expression}) <= {MAX_ID_CHARS} THEN {expression} END"
 
-
-def _epoch_ms(timestamp: str) -> str:
-    """A window bound (TIMESTAMP(3), UTC) as epoch milliseconds."""
-    seconds = f"TIMESTAMPDIFF(SECOND, TIMESTAMP '1970-01-01 00:00:00', {timestamp})"
-    return f"CAST({seconds} AS BIGINT) * 1000"
-
-
-def _interval(ms: int) -> str:
-    """A SQL day-to-second interval literal (``INTERVAL '300' SECOND`` overflows its
-    default two-digit precision)."""
-    seconds, millis = divmod(ms, 1000)
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    text = f"{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
-    return f"INTERVAL '{text}' DAY TO SECOND(3)"

@@ -16,6 +16,7 @@ Protocol (frames of ``scoring.frames``; one request at a time, in order)::
     -> ("model", (package, sha256))      <- ("ok", ServedModel) | ("rejected", (reason, text))
     -> ("rules", rules bytes)            <- ("ok", version)
     -> ("trending", trending JSON bytes) <- ("ok", scope)
+    -> ("feedback", feedback JSON bytes) <- ("ok", model version)
     -> ("score", BatchRequest)           <- ("scored", BatchAnswer), then
                                             ("written", WriteReport) | ("write_failed", text)
 
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
+from streamrec.contracts.feedback import parse_feedback
 from streamrec.contracts.rules import RuleSet, parse_rules
 from streamrec.contracts.trending import parse_trending
 from streamrec.job_config.settings import Scoring
@@ -119,6 +121,16 @@ class Scorer:
                 log.error("trending of %s not written to Cassandra: %s", trending.scope, ex)
         return "ok", trending.scope
 
+    def write_feedback(self, raw: bytes) -> tuple[str, Any]:
+        """One window's feedback counts to Cassandra (derived data: a failure is logged)."""
+        counts = parse_feedback(raw)  # the operator parsed these bytes already
+        if self.writer is not None:
+            try:
+                self.writer.write_feedback(counts)
+            except Exception as ex:
+                log.error("feedback of %s not written to Cassandra: %s", counts.model_version, ex)
+        return "ok", counts.model_version
+
     def answer(self, request: BatchRequest) -> BatchAnswer:
         s = self.settings
         cold = ColdStart(self.trending, self.category_of, s.cold_start_events)
@@ -148,6 +160,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
                 write_frame(replies, scorer.set_rules(payload))
             elif op == "trending":
                 write_frame(replies, scorer.set_trending(payload))
+            elif op == "feedback":
+                write_frame(replies, scorer.write_feedback(payload))
             else:
                 raise ValueError(f"unknown request {op!r}")
     finally:

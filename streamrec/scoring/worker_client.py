@@ -127,6 +127,9 @@ class ScoringWorker:
         self._ask(("trending", raw), SCORE_TIMEOUT_S)
         self._served.trending[scope] = raw
 
+    def write_feedback(self, raw: bytes) -> None:
+        self._ask(("feedback", raw), SCORE_TIMEOUT_S)
+
     def score(self, request: BatchRequest) -> BatchAnswer:
         """The answer to a batch; call ``written`` before the next request."""
         for attempt in range(3):

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from streamrec.contracts.feedback import FeedbackCounts
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.contracts.trending import TrendingList
 from streamrec.errors import StreamrecError
@@ -69,6 +70,11 @@ INSERT_CQL = (
     "INSERT INTO {keyspace}.recs_by_user "
     "(user_id, ranked, model_version, event_id, event_ts, emitted_ts, strategy) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+)
+FEEDBACK_CQL = (
+    "INSERT INTO {keyspace}.feedback_by_version (model_version, window_start, rules_version, "
+    "strategy, window_end, impressions, clicks, adds, purchases, ctr) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
 )
 TRENDING_CQL = (
     "INSERT INTO {keyspace}.trending_by_scope (scope, ranked, window_start, window_end) "
@@ -147,6 +153,7 @@ class RecsWriter:
         self._session: Any = None
         self._insert: Any = None
         self._insert_trending: Any = None
+        self._insert_feedback: Any = None
         self.rows_written = 0
         self.rows_rejected = 0
         self.retries = 0
@@ -169,13 +176,15 @@ class RecsWriter:
             connect_timeout=10,
         )
         self._session = self._cluster.connect()
-        # Fails here, at the task's start, if the keyspace lacks migrations 0003 (`ranked`)
-        # and 0004 (`strategy`, `trending_by_scope`).
+        # Fails here, at the task's start, if the keyspace lacks migrations 0003 (`ranked`),
+        # 0004 (`strategy`, `trending_by_scope`) and 0005 (`feedback_by_version`).
         keyspace = self.settings.keyspace
         self._insert = self._session.prepare(INSERT_CQL.format(keyspace=keyspace))
         self._insert.is_idempotent = True
         self._insert_trending = self._session.prepare(TRENDING_CQL.format(keyspace=keyspace))
         self._insert_trending.is_idempotent = True
+        self._insert_feedback = self._session.prepare(FEEDBACK_CQL.format(keyspace=keyspace))
+        self._insert_feedback.is_idempotent = True
 
     def close(self) -> None:
         if self._cluster is not None:
@@ -199,6 +208,16 @@ class RecsWriter:
             ),
             timeout=self.settings.request_timeout_s,
         )
+
+    def write_feedback(self, counts: FeedbackCounts) -> None:
+        """One window's counts of one (model version, rules version, strategy)."""
+        c = counts
+        self._session.execute(
+            self._insert_feedback,
+            (c.model_version, c.window_start, c.rules_version, c.strategy, c.window_end,
+             c.impressions, c.clicks, c.adds, c.purchases, c.ctr, c.window_end * 1000),
+            timeout=self.settings.request_timeout_s,
+        )  # fmt: skip
 
     def start(self, recs: Sequence[Recommendation]) -> PendingWrite:
         """Send up to ``max_in_flight`` rows now (newest per user); ``finish`` does the rest."""

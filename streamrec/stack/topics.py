@@ -42,6 +42,7 @@ def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
         # Ten-minute segments: compaction only cleans closed ones, and a slide per minute
         # per category would otherwise fill a 1 GiB segment first.
         TopicSpec(topics.trending, 1, {**compacted, "segment.ms": "600000"}),
+        TopicSpec(topics.feedback, 1),
     ]
 
 

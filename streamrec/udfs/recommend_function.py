@@ -44,6 +44,7 @@ from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
+from streamrec.contracts.feedback import parse_feedback
 from streamrec.contracts.recommendation import STRATEGIES
 from streamrec.contracts.trending import InvalidTrendingError, parse_trending
 from streamrec.job_config.settings import Batching, Scoring, UserState
@@ -53,6 +54,7 @@ from streamrec.scoring.worker_client import ScoringWorker
 from streamrec.sinks.cassandra import CassandraSettings
 from streamrec.state import user_state
 from streamrec.state.features import UserFeatures, default_spec, update
+from streamrec.udfs.feedback_metrics import FeedbackMetrics
 from streamrec.udfs.model_intake import IntakeSettings
 from streamrec.udfs.serving import Latin1Store, Outcome, Serving, internal_error
 from streamrec.udfs.timer_rounds import TimerRounds
@@ -61,8 +63,9 @@ log = logging.getLogger(__name__)
 
 OUTPUT_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
 CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
-"""Broadcast side: kind ``model`` (a signed model reference), ``rules``, or ``trending`` (the
-job's own trending query, one scope's list); payload is the Kafka value decoded as
+"""Broadcast side: kind ``model`` (a signed model reference), ``rules``, ``trending`` (the
+job's own trending query, one scope's list) or ``feedback`` (the job's feedback query, one
+window's counts of one model version); payload is the Kafka value decoded as
 ISO-8859-1, which maps every byte to one character and back losslessly."""
 # Rejection reasons counted per kind (``rejected.<kind>.<reason>``); see udfs.serving.Outcome.
 REJECTION_REASONS = {
@@ -209,6 +212,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         if value[0] == "trending":
             self._on_trending(value[1])
             return
+        if value[0] == "feedback":
+            self._on_feedback(value[1])
+            return
         outcome: Outcome
         try:
             # What state holds is served before this record is looked at (restore first).
@@ -247,6 +253,19 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
             return
         self.trending_lists.inc()
         self._trending_window_end = max(self._trending_window_end, trending.window_end)
+
+    def _on_feedback(self, payload: str | None) -> None:
+        """One window's feedback counts (jobs.feedback_sql): to the metrics, per model
+        version, and through the scoring worker to Cassandra's feedback_by_version."""
+        try:
+            raw = (payload or "").encode("latin-1")  # the record's bytes (CONTROL_TYPE)
+            counts = parse_feedback(raw)
+            self.worker.write_feedback(raw)
+        except Exception as ex:  # no control record may fail the job
+            self.feedback_rejected.inc()
+            log.error("feedback record not applied: %s: %s", type(ex).__name__, ex)
+            return
+        self._feedback.add(counts)
 
     def _flush(self) -> Iterator[Row]:
         """Score the drained events in the worker and emit its records (see scoring.worker)."""
@@ -306,6 +325,8 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         answered_by = group.add_group("answeredBy")
         self.answered_by = {s: answered_by.counter(s) for s in STRATEGIES}
         self.trending_lists = group.counter("trendingLists")
+        self.feedback_rejected = group.counter("feedbackRejected")
+        self._feedback = FeedbackMetrics(group.add_group("feedback"))
         self.trending_rejected = group.counter("trendingRejected")
         self._trending_window_end = 0
         # Event time up to which trending is known (the newest list's window end).

@@ -48,6 +48,10 @@ class JobTopics:
     def trending(self) -> str:
         return f"{self.prefix}_trending"
 
+    @property
+    def feedback(self) -> str:
+        return f"{self.prefix}_feedback"
+
     def specs(self, partitions: int) -> list[TopicSpec]:
         return stack_topics(partitions, prefix=f"{self.prefix}_")
 

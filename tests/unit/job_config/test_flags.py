@@ -9,6 +9,7 @@ from streamrec.job_config.settings import (
     Batching,
     Checkpointing,
     EventTime,
+    Feedback,
     JobConfig,
     ModelIntake,
     Scoring,
@@ -61,6 +62,10 @@ DEFAULTS_BEFORE = {
     "trending_lateness_ms": 10_000,
     "trending_weights": "view=1,click=2,add=4,purchase=8",
     "trending_top_n": 50,
+    "feedback_topic": "feedback",
+    "feedback_horizon_ms": 300_000,
+    "feedback_window_ms": 60_000,
+    "feedback_lateness_ms": 10_000,
 }
 
 EVERY_FIELD_CHANGED = JobConfig(
@@ -89,6 +94,7 @@ EVERY_FIELD_CHANGED = JobConfig(
     trending=Trending(
         window_ms=600_000, slide_ms=120_000, lateness_ms=0, weights="purchase=1.5", top_n=5
     ),
+    feedback=Feedback(horizon_ms=10_000, window_ms=5_000, lateness_ms=0),
     models=ModelIntake(
         public_keys=("/a.pem", "/b.pem"),
         public_keys_base64=("QUJD",),

@@ -47,4 +47,4 @@ def test_the_previous_releases_operators_keep_their_uids() -> None:
     jars = [*connectors.glob("*.jar"), toolchain.build_connectors(jars_root, echo=False)]
     uids = stream_graph_uids(jars)
     assert uids >= PREVIOUS_RELEASE_UIDS, f"renamed: {PREVIOUS_RELEASE_UIDS - uids}"
-    assert {"trending-source", "trending-as-control"} <= uids
+    assert {"trending-source", "trending-as-control", "feedback-source"} <= uids

@@ -45,6 +45,7 @@ def test_an_existing_keyspace_gets_only_the_upgrades_after_it() -> None:
     assert apply_migrations(session, "ks") == [
         "0003_recs_written_whole.cql",
         "0004_trending_and_strategy.cql",
+        "0005_feedback_by_version.cql",
     ]
     upgrade = session.executed[len(load_migrations("ks")[0].statements) :]
     assert upgrade[:3] == [
@@ -54,7 +55,8 @@ def test_an_existing_keyspace_gets_only_the_upgrades_after_it() -> None:
     ]
     assert upgrade[3] == "ALTER TABLE ks.recs_by_user ADD IF NOT EXISTS strategy text"
     assert upgrade[4].startswith("CREATE TABLE IF NOT EXISTS ks.trending_by_scope")
-    assert len(upgrade) == 5
+    assert upgrade[5].startswith("CREATE TABLE IF NOT EXISTS ks.feedback_by_version")
+    assert len(upgrade) == 6
     assert apply_migrations(session, "ks") == []
 
 

@@ -1,0 +1,72 @@
+"""The feedback record and the per-version metrics built from it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from streamrec.contracts.feedback import InvalidFeedbackError, parse_feedback
+from streamrec.udfs.feedback_metrics import FeedbackMetrics
+
+
+def record(**overrides: object) -> bytes:
+    doc = {"model_version": "7", "rules_version": "none", "strategy": "model",
+           "window_start": 60_000, "window_end": 120_000, "impressions": 8, "clicks": 2,
+           "adds": 1, "purchases": 0, "ctr": 0.25, **overrides}  # fmt: skip
+    return json.dumps(doc).encode()
+
+
+def test_a_record_reads_back_with_its_ctr() -> None:
+    counts = parse_feedback(record())
+    assert (counts.model_version, counts.impressions, counts.clicks) == ("7", 8, 2)
+    assert counts.ctr == 0.25
+    assert parse_feedback(record(impressions=0, clicks=1, ctr=None)).ctr is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{", b"[]", record(model_version=""), record(clicks=-1), record(adds=1.5),
+     record(window_end=True), b"x" * 5000],
+)  # fmt: skip
+def test_bad_records_are_refused(raw: bytes) -> None:
+    with pytest.raises(InvalidFeedbackError):
+        parse_feedback(raw)
+
+
+class FakeCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def inc(self, n: int = 1) -> None:
+        self.count += n
+
+
+class FakeGroup:
+    def __init__(self) -> None:
+        self.children: dict[tuple[str, ...], FakeGroup] = {}
+        self.counters: dict[str, FakeCounter] = {}
+        self.gauges: dict[str, Any] = {}
+
+    def add_group(self, *names: str) -> FakeGroup:
+        return self.children.setdefault(names, FakeGroup())
+
+    def counter(self, name: str) -> FakeCounter:
+        return self.counters.setdefault(name, FakeCounter())
+
+    def gauge(self, name: str, fn: Any) -> None:
+        self.gauges[name] = fn
+
+
+def test_metrics_are_kept_per_model_version() -> None:
+    root = FakeGroup()
+    metrics = FeedbackMetrics(root)
+    metrics.add(parse_feedback(record()))
+    metrics.add(parse_feedback(record(window_start=120_000, window_end=180_000, clicks=4)))
+    metrics.add(parse_feedback(record(model_version="8", impressions=10, clicks=1)))
+    seven = root.children[("model_version", "7")]
+    assert seven.counters["impressions"].count == 16
+    assert seven.counters["clicks"].count == 6
+    assert seven.gauges["ctr"]() == 0.5  # the last window's
+    assert root.children[("model_version", "8")].gauges["ctr"]() == 0.1
