@@ -193,6 +193,9 @@ SEEN_FILTERS: tuple[str, ...] = ("recent", "engaged")
 BLEND_TERMS: tuple[str, ...] = (
     "retrieval",
     "recent_popularity",
+    "popularity",
+    "popularity_light",
+    "recent_popularity_light",
     "engaged",
     "engaged_rank",
     "engaged_count",
@@ -242,7 +245,11 @@ class ScoringUse:
 
     @property
     def reads_engaged(self) -> bool:
-        return self.seen_filter == "engaged" or self.reengage
+        return (
+            self.seen_filter == "engaged"
+            or self.reengage
+            or any(term.endswith("_light") for term, _ in self.blend)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,12 +32,19 @@ def test_a_consume_once_log_filters_the_whole_history_and_a_repeat_log_reengages
     ratings = _events([(f"u{n % 7}", f"m{n}", "view") for n in range(300)])
     use = scoring_use(repeat_rate(ratings))
     assert (use.seen_filter, use.reengage) == ("engaged", False)
-    assert [t for t, _ in use.blend] == ["retrieval", "recent_popularity"]
+    assert [t for t, _ in use.blend] == [
+        "retrieval",
+        "recent_popularity",
+        "popularity",
+        "popularity_light",
+        "recent_popularity_light",
+    ]
     shop = _events([(f"u{n % 7}", f"i{n % 30}", "view") for n in range(300)])
     assert repeat_rate(shop) > REPEAT_RATE_MIN
     use = scoring_use(repeat_rate(shop))
     assert (use.seen_filter, use.reengage) == ("recent", True)
     assert {"engaged", "engaged_rank", "engaged_count"} <= {t for t, _ in use.blend}
+    assert not {"popularity", "popularity_light"} & {t for t, _ in use.blend}
 
 
 def test_training_without_ranker_fits_a_blend_that_travels_in_the_package(
