@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -109,7 +110,7 @@ def gather(
                 model,
                 f"prior{column}",
                 PRIOR_CANDIDATES,
-                lambda n, column=column: _prior_rows(model, n, column),
+                partial(_prior_rows, model, column=column),
             )
             extra.append(np.broadcast_to(prior, (len(batch), len(prior))))
     if extra:
