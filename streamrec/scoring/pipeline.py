@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -72,8 +73,9 @@ class Candidates:
 
 
 PRIOR_CANDIDATES = 50
-"""Most recently popular items added to the candidates of a model whose blend weighs
-recent popularity: retrieval by inner product alone does not look for them."""
+"""Most recently popular items (and most popular ones) added to the candidates of a model
+whose blend weighs recent popularity (popularity): retrieval by inner product alone does
+not look for them."""
 
 
 def gather(
@@ -102,9 +104,15 @@ def gather(
     extra = []
     if engaged is not None and use is not None and use.reengage:
         extra.append(engaged.rows)
-    if use is not None and any(term == "recent_popularity" for term, _ in use.blend):
-        prior = _per_model(model, "prior", PRIOR_CANDIDATES, lambda n: _prior_rows(model, n))
-        extra.append(np.broadcast_to(prior, (len(batch), len(prior))))
+    for term, column in (("recent_popularity", 1), ("popularity", 0)):
+        if use is not None and any(t in (term, f"{term}_light") for t, _ in use.blend):
+            prior = _per_model(
+                model,
+                f"prior{column}",
+                PRIOR_CANDIDATES,
+                partial(_prior_rows, model, column=column),
+            )
+            extra.append(np.broadcast_to(prior, (len(batch), len(prior))))
     if extra:
         candidates, retrieval_scores = merge_candidates(
             candidates,
@@ -131,9 +139,13 @@ def gather(
         if engaged is None or engaged_at is None:
             engaged_at = np.full(candidates.shape, -1, dtype=np.int64)
             counts = np.zeros((len(batch), 0), dtype=np.int64)
+            history = np.zeros(len(batch), dtype=np.int64)
         else:
             counts = engaged.counts
-        terms = blend_terms(candidates, retrieval_scores, model.item_dense, engaged_at, counts)
+            history = (engaged.rows >= 0).sum(axis=1)
+        terms = blend_terms(
+            candidates, retrieval_scores, model.item_dense, engaged_at, counts, history
+        )
     return Candidates(arrays, candidates, retrieval_scores, keep, terms, stages)
 
 
@@ -179,12 +191,12 @@ def score_batch(
     return BatchResult(recs, stages)
 
 
-def _prior_rows(model: LoadedModel, n: int) -> np.ndarray:
-    """The ``n`` rows with the highest recent popularity (item_dense column 1), ties to the
-    lower row."""
-    if model.item_dense.shape[1] < 2 or len(model.item_ids) == 0:
+def _prior_rows(model: LoadedModel, n: int, column: int = 1) -> np.ndarray:
+    """The ``n`` rows with the highest item_dense ``column`` (1: recent popularity, 0:
+    popularity), ties to the lower row."""
+    if model.item_dense.shape[1] <= column or len(model.item_ids) == 0:
         return np.zeros(0, dtype=np.int64)
-    recent = model.item_dense[:, 1]
+    recent = model.item_dense[:, column]
     return np.lexsort((np.arange(len(recent)), -recent))[:n].astype(np.int64)
 
 

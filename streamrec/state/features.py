@@ -193,6 +193,9 @@ SEEN_FILTERS: tuple[str, ...] = ("recent", "engaged")
 BLEND_TERMS: tuple[str, ...] = (
     "retrieval",
     "recent_popularity",
+    "popularity",
+    "popularity_light",
+    "recent_popularity_light",
     "engaged",
     "engaged_rank",
     "engaged_count",
@@ -235,14 +238,20 @@ class ScoringUse:
             raise ValueError("scoring.reengage must be true or false")
         if not isinstance(weights, Mapping) or not all(t in BLEND_TERMS for t in weights):
             raise ValueError(f"scoring.blend maps terms of {', '.join(BLEND_TERMS)} to weights")
-        blend = tuple((t, w) for t, w in weights.items())
+        # In BLEND_TERMS order, whatever order the manifest's JSON object has (it is
+        # written with sorted keys), so a spec reads back equal to the one trained.
+        blend = tuple((t, weights[t]) for t in BLEND_TERMS if t in weights)
         if not all(type(w) in (int, float) and math.isfinite(w) for _, w in blend):
             raise ValueError("scoring.blend weights must be finite numbers")
         return cls(seen, reengage, tuple((t, float(w)) for t, w in blend))
 
     @property
     def reads_engaged(self) -> bool:
-        return self.seen_filter == "engaged" or self.reengage
+        return (
+            self.seen_filter == "engaged"
+            or self.reengage
+            or any(term.endswith("_light") for term, _ in self.blend)
+        )
 
 
 @dataclass(frozen=True, slots=True)

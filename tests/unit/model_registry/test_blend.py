@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from streamrec.contracts.event import Event
 from streamrec.model_package.package import build_package, load_package, read_manifest
-from streamrec.model_registry.blend import REPEAT_RATE_MIN, repeat_rate, scoring_use
+from streamrec.model_registry.blend import (
+    REPEAT_RATE_MIN,
+    keeps_blend,
+    repeat_rate,
+    scoring_use,
+)
 from streamrec.model_registry.examples import fold
 from streamrec.model_registry.synthetic import GeneratedData
 from streamrec.model_registry.train import fit
@@ -32,12 +39,19 @@ def test_a_consume_once_log_filters_the_whole_history_and_a_repeat_log_reengages
     ratings = _events([(f"u{n % 7}", f"m{n}", "view") for n in range(300)])
     use = scoring_use(repeat_rate(ratings))
     assert (use.seen_filter, use.reengage) == ("engaged", False)
-    assert [t for t, _ in use.blend] == ["retrieval", "recent_popularity"]
+    assert [t for t, _ in use.blend] == [
+        "retrieval",
+        "recent_popularity",
+        "popularity",
+        "popularity_light",
+        "recent_popularity_light",
+    ]
     shop = _events([(f"u{n % 7}", f"i{n % 30}", "view") for n in range(300)])
     assert repeat_rate(shop) > REPEAT_RATE_MIN
     use = scoring_use(repeat_rate(shop))
     assert (use.seen_filter, use.reengage) == ("recent", True)
     assert {"engaged", "engaged_rank", "engaged_count"} <= {t for t, _ in use.blend}
+    assert not {"popularity", "popularity_light"} & {t for t, _ in use.blend}
 
 
 def test_training_without_ranker_fits_a_blend_that_travels_in_the_package(
@@ -62,3 +76,15 @@ def test_without_the_history_a_model_scores_as_before(small_data: GeneratedData)
     fitted = fit(small_data.events[:20_000], small_data.item_categories, config)
     assert fitted.artifacts.feature_spec == model_spec(config.half_life_ms, None)
     assert "scoring" not in fitted.artifacts.feature_spec.to_dict()
+
+
+def test_the_blend_stays_unless_retrieval_alone_wins_beyond_the_noise() -> None:
+    # Eight users, retrieval alone ahead on average but within two standard errors.
+    blended = np.array([0.0, 0.1, 0.0, 0.05, 0.0, 0.0, 0.1, 0.05])
+    plain = np.array([0.1, 0.0, 0.05, 0.1, 0.0, 0.02, 0.05, 0.1])
+    assert plain.mean() > blended.mean()
+    assert keeps_blend(blended, plain)
+    # Retrieval alone ahead for every user: it replaces the blend.
+    assert not keeps_blend(np.full(8, 0.01), np.full(8, 0.02) + np.linspace(0, 0.001, 8))
+    assert keeps_blend(np.array([0.2]), np.array([0.1]))
+    assert not keeps_blend(np.array([0.1]), np.array([0.2]))

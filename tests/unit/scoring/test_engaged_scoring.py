@@ -12,8 +12,8 @@ from streamrec.model_registry.evaluate import model_rankings
 from streamrec.model_registry.synthetic import GeneratedData
 from streamrec.scoring.engaged import EngagedRows
 from streamrec.scoring.filters import keep_mask
-from streamrec.scoring.pipeline import ScoringConfig, score_batch
-from streamrec.scoring.ranking import blend, blend_terms
+from streamrec.scoring.pipeline import PRIOR_CANDIDATES, ScoringConfig, gather, score_batch
+from streamrec.scoring.ranking import blend, blend_terms, lightness
 from streamrec.scoring.retrieval import merge_candidates
 from streamrec.state.features import (
     ScoringUse,
@@ -64,17 +64,34 @@ def test_blend_terms_and_weights() -> None:
     terms = blend_terms(
         candidates,
         np.array([[0.5, -np.inf, 0.1]]),
-        np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]], dtype=np.float32),
+        np.array([[4.0, 1.0], [5.0, 2.0], [6.0, 3.0]], dtype=np.float32),
         engaged_at=np.array([[-1, 1, 0]]),
         engaged_counts=np.array([[4, 2]]),
+        history_length=np.array([20]),
     )
     assert terms["retrieval"].tolist() == [[0.5, 0.0, 0.1]]
     assert terms["recent_popularity"].tolist() == [[1.0, 2.0, 3.0]]
+    assert terms["popularity"].tolist() == [[4.0, 5.0, 6.0]]
+    # 20 engaged items: lightness 1 / (1 + 20 / 20) = 0.5.
+    assert terms["popularity_light"][0] == pytest.approx([2.0, 2.5, 3.0])
+    assert terms["recent_popularity_light"][0] == pytest.approx([0.5, 1.0, 1.5])
     assert terms["engaged"].tolist() == [[0.0, 1.0, 1.0]]
     assert terms["engaged_rank"][0] == pytest.approx([0.0, np.log(2), 0.0])
     assert terms["engaged_count"][0] == pytest.approx([0.0, np.log(3), np.log(5)])
     scores = blend(terms, (("retrieval", 2.0), ("engaged", 1.0)))
     assert scores[0] == pytest.approx([1.0, 1.0, 1.2])
+
+
+def test_lightness_falls_with_the_history() -> None:
+    assert lightness(np.array([0, 20, 180])) == pytest.approx([1.0, 0.5, 0.1])
+    no_history = blend_terms(
+        np.array([[0]]),
+        np.array([[0.0]]),
+        np.array([[2.0, 1.0]]),
+        np.array([[-1]]),
+        np.zeros((1, 0), np.int64),
+    )
+    assert no_history["popularity_light"].tolist() == [[2.0]]  # a user without history
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +149,16 @@ def test_rankings_do_not_depend_on_batch_composition_with_a_scoring_use(
     retrieval_model: LoadedModel, users: list[UserFeatures]
 ) -> None:
     use = ScoringUse(
-        "engaged", True, (("retrieval", 5.0), ("recent_popularity", 0.5), ("engaged", -1.0))
+        "engaged",
+        True,
+        (
+            ("retrieval", 5.0),
+            ("recent_popularity", 0.5),
+            ("popularity", -0.2),
+            ("popularity_light", 1.0),
+            ("recent_popularity_light", 0.3),
+            ("engaged", -1.0),
+        ),
     )
     model = with_use(retrieval_model, use)
     whole = model_rankings(model, users, k=20, batch_size=1024)
@@ -142,3 +168,21 @@ def test_rankings_do_not_depend_on_batch_composition_with_a_scoring_use(
         for r in model_rankings(model, users[start : start + 7], k=20)
     ]
     assert pieces == whole
+
+
+def test_popularity_terms_bring_the_most_popular_items_into_the_candidates(
+    retrieval_model: LoadedModel, users: list[UserFeatures]
+) -> None:
+    # Few retrieved candidates, so the popular ones must come from the added source.
+    config = ScoringConfig(k=10, num_candidates=1)
+    use = ScoringUse("recent", False, (("popularity_light", 1.0),))
+    found = gather(retrieval_model, users, config, use)
+    dense = retrieval_model.item_dense
+    top = np.lexsort((np.arange(len(dense)), -dense[:, 0]))[:PRIOR_CANDIDATES]
+    assert all(set(top) <= set(row) for row in found.rows.tolist())
+    plain = gather(retrieval_model, users, config, ScoringUse("recent", False, ()))
+    assert plain.rows.shape[1] < found.rows.shape[1]
+    # Popularity alone, for a user without history: the most popular items in order.
+    model = with_use(retrieval_model, ScoringUse("recent", False, (("popularity", 1.0),)))
+    recs = score_batch(model, [empty()], config).recommendations[0]
+    assert [r.item_id for r in recs] == [retrieval_model.item_ids[r] for r in top[:10]]

@@ -94,6 +94,14 @@ def test_scoring_use_travels_in_the_spec_and_needs_the_engaged_fields() -> None:
     assert "scoring" not in plain.to_dict()
 
 
+def test_a_blend_weighing_the_users_lightness_reads_the_engaged_history() -> None:
+    light = ScoringUse("recent", False, (("retrieval", 6.0), ("popularity_light", 1.0)))
+    assert light.reads_engaged
+    assert not ScoringUse("recent", False, (("popularity", 1.0),)).reads_engaged
+    spec = model_spec(default_spec().half_life_ms, light)
+    assert any(f.name == "engaged_items" for f in spec.fields)
+
+
 @pytest.mark.parametrize(
     "bad",
     [
