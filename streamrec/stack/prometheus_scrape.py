@@ -6,12 +6,14 @@ The JobManager and the TaskManager each serve ``/metrics`` on one of the two por
 
 from __future__ import annotations
 
+import logging
 import re
 
 import requests
 
 from streamrec.stack.config import HOST, StackConfig
 
+log = logging.getLogger(__name__)
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)")
 
 
@@ -20,13 +22,17 @@ def flink_metrics_urls(config: StackConfig) -> list[str]:
     return [f"http://{HOST}:{port}/metrics" for port in (first, first + 1)]
 
 
-def scrape(config: StackConfig, timeout_s: float = 5.0) -> str:
-    """The exposition text of every endpoint that answers (empty if none does)."""
+def scrape(config: StackConfig, timeout_s: float = 30.0) -> str:
+    """The exposition text of every endpoint that answers (empty if none does).
+
+    A TaskManager running a job serves thousands of samples (every SQL operator's), which
+    took seconds under load: hence the generous timeout."""
     texts = []
     for url in flink_metrics_urls(config):
         try:
             response = requests.get(url, timeout=timeout_s)
-        except requests.RequestException:
+        except requests.RequestException as ex:
+            log.warning("no metrics from %s: %s", url, ex)
             continue
         if response.ok:
             texts.append(response.text)

@@ -1,44 +1,45 @@
-"""Feedback per model version as Flink metrics: ``feedback.<model_version>.<name>``.
+"""Feedback as Flink metrics: ``feedback.<name>`` counters and the serving version's CTR.
 
-Each model version gets its own metric group the first time its feedback arrives (the
-Prometheus reporter turns the key-value group into a ``model_version`` label), with
-counters of impressions, clicks, adds and purchases and a gauge of the last window's CTR.
+Registered in ``open``, summed over versions: ``unmatched`` counts impressions and clicks
+that named no recommendation, and ``servingCtrPpm`` is the last window's CTR of the version
+now serving, per million. The per-version split is on the feedback topic and in
+Cassandra's feedback_by_version. A first version added a ``model_version`` group per
+version on its first feedback, with a float CTR gauge; the TaskManager's Prometheus
+endpoint then closed every scrape without a response. With the gauge an int it serves
+again (tests/integration/test_feedback.py); whether groups added after ``open`` are
+exported was not established.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from typing import Any
 
 from streamrec.contracts.feedback import COUNT_FIELDS, FeedbackCounts
 
-log = logging.getLogger(__name__)
-
-MAX_VERSIONS = 100
-"""Versions tracked at most: metric groups live as long as the job."""
+UNMATCHED = "unmatched"
 
 
 class FeedbackMetrics:
-    def __init__(self, group: Any) -> None:
-        self._group = group
-        self._counters: dict[str, dict[str, Any]] = {}
+    def __init__(self, group: Any, serving_version: Callable[[], str]) -> None:
+        self._counters = {name: group.counter(name) for name in COUNT_FIELDS}
+        self._unmatched = group.counter("unmatched")
+        self._serving_version = serving_version
         self._last_ctr: dict[str, float] = {}
+        # An int: a thread-mode gauge that returns a float breaks the TaskManager's whole
+        # Prometheus endpoint (it closed every scrape without a response, measured).
+        group.gauge("servingCtrPpm", self.serving_ctr_ppm)
 
     def add(self, counts: FeedbackCounts) -> None:
-        version = counts.model_version
-        counters = self._counters.get(version)
-        if counters is None:
-            if len(self._counters) >= MAX_VERSIONS:
-                return
-            counters = self._register(version)
+        if counts.model_version == UNMATCHED:
+            self._unmatched.inc(counts.impressions + counts.clicks)
+            return
         for name in COUNT_FIELDS:
-            counters[name].inc(getattr(counts, name))
+            self._counters[name].inc(getattr(counts, name))
         if counts.ctr is not None:
-            self._last_ctr[version] = counts.ctr
+            self._last_ctr[counts.model_version] = counts.ctr
 
-    def _register(self, version: str) -> dict[str, Any]:
-        group = self._group.add_group("model_version", version)
-        counters = {name: group.counter(name) for name in COUNT_FIELDS}
-        group.gauge("ctr", lambda: self._last_ctr.get(version, 0.0))
-        self._counters[version] = counters
-        return counters
+    def serving_ctr_ppm(self) -> int:
+        """The last window's CTR of the version serving now, in parts per million (0
+        before any feedback)."""
+        return round(self._last_ctr.get(self._serving_version(), 0.0) * 1_000_000)

@@ -49,6 +49,7 @@ from streamrec.contracts.recommendation import STRATEGIES
 from streamrec.contracts.trending import InvalidTrendingError, parse_trending
 from streamrec.job_config.settings import Batching, Scoring, UserState
 from streamrec.scoring.batch_answer import BatchRequest
+from streamrec.scoring.popularity import FALLBACK_VERSION
 from streamrec.scoring.worker import WorkerSettings
 from streamrec.scoring.worker_client import ScoringWorker
 from streamrec.sinks.cassandra import CassandraSettings
@@ -297,6 +298,11 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self._cassandra_rows_rejected = report.rows_rejected
         self._cassandra_retries = report.retries
 
+    def _answering_version(self) -> str:
+        """The model_version new answers carry (the fallback's before any model)."""
+        model = self.serving.model
+        return model.version if model is not None else FALLBACK_VERSION
+
     def _model_version_text(self) -> str:
         model = self.serving.model
         return model.version if model is not None else "none"
@@ -326,7 +332,7 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self.answered_by = {s: answered_by.counter(s) for s in STRATEGIES}
         self.trending_lists = group.counter("trendingLists")
         self.feedback_rejected = group.counter("feedbackRejected")
-        self._feedback = FeedbackMetrics(group.add_group("feedback"))
+        self._feedback = FeedbackMetrics(group.add_group("feedback"), self._answering_version)
         self.trending_rejected = group.counter("trendingRejected")
         self._trending_window_end = 0
         # Event time up to which trending is known (the newest list's window end).

@@ -1,8 +1,8 @@
 """Feedback joined to recommendations in event time, on the real stack.
 
 Impressions and a click sent for known recommendation ids give the expected CTR for the
-version that answered, on the feedback topic, in Cassandra and in the Prometheus metrics;
-feedback naming no recommendation is counted as unmatched, not lost.
+version that answered, on the feedback topic and in Cassandra, and the job's feedback
+counters in Prometheus; feedback naming no recommendation is counted as unmatched, not lost.
 """
 
 from __future__ import annotations
@@ -133,13 +133,21 @@ def test_impressions_and_clicks_give_the_ctr_of_the_version_that_answered(
 
         wait_for(lambda: stored() == {"impressions": 4, "clicks": 1}, 60, "feedback rows")
 
-        def clicks_metric() -> float:
-            name = "flink_taskmanager_job_task_operator_feedback_clicks"
+        def metric(name: str) -> float:
             text = scrape(stack_config)
-            return sum(v for labels, v in samples(text, name)
-                       if labels.get("model_version") == FALLBACK_VERSION)  # fmt: skip
+            return sum(v for _, v in samples(text, f"flink_taskmanager_job_task_operator_{name}"))
 
-        wait_for(lambda: clicks_metric() >= 1, 60, "the per-version clicks metric")
+        try:
+            wait_for(lambda: metric("feedback_clicks") >= 1 and metric("feedback_unmatched") >= 1,
+                     60, "the feedback counters on the Prometheus endpoint")  # fmt: skip
+            assert metric("feedback_impressions") == 4
+            assert metric("feedback_servingCtrPpm") == 250_000
+        except AssertionError as ex:
+            text = scrape(stack_config)
+            lines = [line for line in text.splitlines() if "operator_feedback" in line]
+            lines += [line for line in text.splitlines() if "operator_answeredBy" in line][:3]
+            lines.append(f"{len(text)} chars scraped")
+            raise AssertionError(f"{ex}; feedback metrics served: {lines[:20]}") from None
     finally:
         recs.close()
         feedback.close()

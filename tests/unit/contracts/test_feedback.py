@@ -59,14 +59,20 @@ class FakeGroup:
         self.gauges[name] = fn
 
 
-def test_metrics_are_kept_per_model_version() -> None:
+def test_metrics_sum_matched_feedback_and_give_the_serving_versions_ctr() -> None:
     root = FakeGroup()
-    metrics = FeedbackMetrics(root)
+    serving = ["7"]
+    metrics = FeedbackMetrics(root, lambda: serving[0])
     metrics.add(parse_feedback(record()))
     metrics.add(parse_feedback(record(window_start=120_000, window_end=180_000, clicks=4)))
     metrics.add(parse_feedback(record(model_version="8", impressions=10, clicks=1)))
-    seven = root.children[("model_version", "7")]
-    assert seven.counters["impressions"].count == 16
-    assert seven.counters["clicks"].count == 6
-    assert seven.gauges["ctr"]() == 0.5  # the last window's
-    assert root.children[("model_version", "8")].gauges["ctr"]() == 0.1
+    metrics.add(parse_feedback(record(model_version="unmatched", impressions=3, clicks=1)))
+    assert root.counters["impressions"].count == 26
+    assert root.counters["clicks"].count == 7
+    assert root.counters["unmatched"].count == 4
+    assert root.gauges["servingCtrPpm"]() == 500_000  # version 7's last window
+    serving[0] = "8"
+    assert root.gauges["servingCtrPpm"]() == 100_000
+    serving[0] = "9"
+    assert root.gauges["servingCtrPpm"]() == 0
+    assert all(isinstance(g(), int) for g in root.gauges.values())
