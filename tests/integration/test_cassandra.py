@@ -90,7 +90,9 @@ def test_an_existing_keyspace_is_upgraded_to_whole_lists(
             doubled = session.execute(f"SELECT items FROM {unique_name}.recs_by_user").one()
             assert len(doubled.items) == 4  # the bug 0003 removes
 
-            assert apply_migrations(session, unique_name) == ["0003_recs_written_whole.cql"]
+            later = [m.name for m in load_migrations(unique_name)[2:]]
+            assert later[0] == "0003_recs_written_whole.cql"
+            assert apply_migrations(session, unique_name) == later
             columns = {
                 row.column_name: row.type
                 for row in session.execute(
