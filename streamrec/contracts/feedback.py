@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamrec.contracts.json_guard import JsonGuardError, decode_utf8, strict_loads
+from streamrec.contracts.json_guard import JsonGuardError, load_object
 from streamrec.errors import StreamrecError
 
 MAX_FEEDBACK_BYTES = 4096
@@ -44,14 +44,10 @@ class FeedbackCounts:
 
 
 def parse_feedback(raw: bytes | str) -> FeedbackCounts:
-    if len(raw) > MAX_FEEDBACK_BYTES:
-        raise InvalidFeedbackError(f"feedback record of {len(raw)} bytes > {MAX_FEEDBACK_BYTES}")
     try:
-        doc = strict_loads(decode_utf8(raw))
+        doc = load_object(raw, MAX_FEEDBACK_BYTES, "feedback record")
     except JsonGuardError as ex:
-        raise InvalidFeedbackError(f"feedback record is not valid JSON: {ex}") from None
-    if not isinstance(doc, dict):
-        raise InvalidFeedbackError("feedback record must be a JSON object")
+        raise InvalidFeedbackError(str(ex)) from None
     names = [doc.get(f) for f in NAME_FIELDS]
     if not all(isinstance(n, str) and 0 < len(n) <= 300 for n in names):
         raise InvalidFeedbackError(f"{', '.join(NAME_FIELDS)} must be strings of 1-300 chars")

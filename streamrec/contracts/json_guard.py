@@ -153,3 +153,18 @@ _DECODER = json.JSONDecoder(
     parse_float=_finite_float,
     parse_constant=_no_constant,
 )
+
+
+def load_object(raw: bytes | str, max_bytes: int, what: str) -> dict[str, Any]:
+    """``raw`` as a JSON object of at most ``max_bytes``, decoded strictly; the message of a
+    ``JsonGuardError`` starts with ``what`` (reasons: ``oversized``, ``wrong_type`` and
+    those of ``decode_utf8`` and ``strict_loads``)."""
+    if len(raw) > max_bytes:
+        raise JsonGuardError("oversized", f"{what} of {len(raw)} bytes > {max_bytes}")
+    try:
+        doc = strict_loads(decode_utf8(raw))
+    except JsonGuardError as ex:
+        raise JsonGuardError(ex.reason, f"{what} is not valid JSON: {ex}") from None
+    if not isinstance(doc, dict):
+        raise JsonGuardError("wrong_type", f"{what} must be a JSON object")
+    return doc

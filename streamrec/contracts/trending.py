@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streamrec.contracts.json_guard import JsonGuardError, decode_utf8, strict_loads
+from streamrec.contracts.json_guard import JsonGuardError, load_object
 from streamrec.contracts.scored_item import ScoredItem
 from streamrec.errors import StreamrecError
 
@@ -63,14 +63,10 @@ def ranked(items: Sequence[ScoredItem]) -> tuple[ScoredItem, ...]:
 
 def parse_trending(raw: bytes | str) -> TrendingList:
     """Validate one trending record; ``InvalidTrendingError`` says what is wrong."""
-    if len(raw) > MAX_TRENDING_BYTES:
-        raise InvalidTrendingError(f"trending record of {len(raw)} bytes > {MAX_TRENDING_BYTES}")
     try:
-        doc = strict_loads(decode_utf8(raw))
+        doc = load_object(raw, MAX_TRENDING_BYTES, "trending record")
     except JsonGuardError as ex:
-        raise InvalidTrendingError(f"trending record is not valid JSON: {ex}") from None
-    if not isinstance(doc, dict):
-        raise InvalidTrendingError("trending record must be a JSON object")
+        raise InvalidTrendingError(str(ex)) from None
     scope = doc.get("scope")
     if not isinstance(scope, str) or not 0 < len(scope) <= MAX_SCOPE_CHARS:
         raise InvalidTrendingError(f"scope must be a string of 1-{MAX_SCOPE_CHARS} chars")
