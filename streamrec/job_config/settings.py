@@ -330,9 +330,13 @@ class Feedback:
     lateness_ms: int = option(
         10_000, "--feedback-lateness-ms", "how late feedback may arrive and still be joined"
     )
+    hit_k: int = option(10, "--feedback-hit-k", "hit rate@k: engaged with one of the first k")
+    """A recommendation is a hit when its user engages (view, click, add, purchase) with
+    one of its first k items within the horizon after the event it answered."""
 
     def __post_init__(self) -> None:
         _check(self, "horizon_ms", self.horizon_ms >= 1000, "must be at least 1000")
+        _check(self, "hit_k", 1 <= self.hit_k <= 1000, "must be 1 to 1000")
         _check(self, "window_ms", self.window_ms >= 1000 and self.window_ms % 1000 == 0,
                "must be whole seconds, at least 1000")  # fmt: skip
         _check(self, "lateness_ms", self.lateness_ms >= 0, "must be 0 or more")

@@ -14,6 +14,8 @@ Feedback that matches no recommendation within the horizon is not lost: the join
 outer join, so it is counted under ``model_version: "unmatched"`` once the recommendations'
 watermark has passed it. Feedback later than ``--feedback-lateness-ms`` behind its own
 watermark is dropped and counted by the join's ``numLateRecordsDropped``.
+
+Hit rate, the other half of the feedback records, is jobs.hit_rate_sql.
 """
 
 from __future__ import annotations

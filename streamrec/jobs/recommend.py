@@ -25,6 +25,9 @@ changes; max parallelism is fixed at 128 for the same reason)::
     events (feedback: impression/click/add/purchase with context.rec_id) + recommendations
       -> interval join on the id (jobs.feedback_sql) -> counts per minute per model version
       -> feedback (Kafka, key = model version), read back for Cassandra and the metrics
+    events (view/click/add/purchase) + recommendations
+      -> interval join on the user, an engaged item in the first k (jobs.hit_rate_sql)
+      -> hit rate per minute per model version -> feedback (Kafka), as above
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from streamrec.contracts.limits import MAX_RECORD_BYTES
 from streamrec.job_config import flags as config_flags
 from streamrec.job_config.settings import JobConfig, ModelIntake
 from streamrec.jobs.feedback_sql import feedback_table
+from streamrec.jobs.hit_rate_sql import hit_rate_table
 from streamrec.jobs.kafka_records import set_bytes_deserializer
 from streamrec.jobs.trending_sql import trending_table
 from streamrec.model_package.package_limits import DEFAULT_LIMITS
@@ -137,11 +141,14 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
     # order and their uids carry that number, so the sinks keep the uids (and the Kafka
     # transactions in savepoints) of a job that had no trending query.
     signals = t_env.create_statement_set()
-    for name, topic, key, table in (
-        ("trending_sink", topics.trending, "scope", trending_table(t_env, config)),
-        ("feedback_sink", topics.feedback, "model_version", feedback_table(t_env, config)),
-    ):
-        t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
+    for name, topic, key, table, writer in (
+        ("trending_sink", topics.trending, "scope", trending_table(t_env, config), None),
+        ("feedback_sink", topics.feedback, "model_version", feedback_table(t_env, config), None),
+        # Last: the feedback counts above keep their operators' uids.
+        ("hit_rate_sink", topics.feedback, "model_version", hit_rate_table(t_env, config),
+         "hit-rate"),
+    ):  # fmt: skip
+        t_env.create_temporary_table(name, _kafka_sink(config, topic, key, writer))
         signals.add_insert(name, table)
     signals.attach_as_datastream()
 
@@ -219,8 +226,19 @@ def _control_row(kind: str, payload: bytes | None) -> Row:
     return Row(kind=kind, payload=bytes(payload or b"").decode(LOSSLESS_CHARSET))
 
 
-def _kafka_sink(config: JobConfig, topic: str, key_field: str) -> TableDescriptor:
+def _transaction_prefix(config: JobConfig, topic: str, writer: str | None) -> str:
+    """``<job>-<topic>`` as before (a restored job resumes its own transactions), then the
+    writer's name for a topic's second sink."""
+    return f"{config.job_name}-{topic}" + (f"-{writer}" if writer else "")
+
+
+def _kafka_sink(
+    config: JobConfig, topic: str, key_field: str, writer: str | None = None
+) -> TableDescriptor:
     """A Kafka sink keyed by ``key_field``; the other column is the raw record value.
+
+    ``writer`` tells apart two sinks on one topic: their transactional ids must differ,
+    or each would fence the other's transactions.
 
     It goes through the Table API because PyFlink's KafkaSink record serializer cannot
     take the key from one field and the value from another; underneath it is the same
@@ -248,7 +266,9 @@ def _kafka_sink(config: JobConfig, topic: str, key_field: str) -> TableDescripto
     )
     if config.checkpointing.delivery == "exactly-once":
         descriptor = (
-            descriptor.option("sink.transactional-id-prefix", f"{config.job_name}-{topic}")
+            descriptor.option(
+                "sink.transactional-id-prefix", _transaction_prefix(config, topic, writer)
+            )
             # Must not exceed the broker's transaction.max.timeout.ms (1 h on our stack).
             .option("properties.transaction.timeout.ms", "900000")
         )

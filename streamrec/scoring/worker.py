@@ -122,7 +122,8 @@ class Scorer:
         return "ok", trending.scope
 
     def write_feedback(self, raw: bytes) -> tuple[str, Any]:
-        """One window's feedback counts to Cassandra (derived data: a failure is logged)."""
+        """One window's feedback counts or hit rate to Cassandra (derived data: a failure
+        is logged)."""
         counts = parse_feedback(raw)  # the operator parsed these bytes already
         if self.writer is not None:
             try:

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from streamrec.contracts.feedback import FeedbackCounts
+from streamrec.contracts.feedback import FeedbackCounts, FeedbackRecord
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.contracts.trending import TrendingList
 from streamrec.errors import StreamrecError
@@ -75,6 +75,11 @@ FEEDBACK_CQL = (
     "INSERT INTO {keyspace}.feedback_by_version (model_version, window_start, rules_version, "
     "strategy, window_end, impressions, clicks, adds, purchases, ctr) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+)
+HIT_RATE_CQL = (
+    "INSERT INTO {keyspace}.feedback_by_version (model_version, window_start, rules_version, "
+    "strategy, window_end, recommendations, hits, hit_k, hit_rate) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
 )
 TRENDING_CQL = (
     "INSERT INTO {keyspace}.trending_by_scope (scope, ranked, window_start, window_end) "
@@ -154,6 +159,7 @@ class RecsWriter:
         self._insert: Any = None
         self._insert_trending: Any = None
         self._insert_feedback: Any = None
+        self._insert_hit_rate: Any = None
         self.rows_written = 0
         self.rows_rejected = 0
         self.retries = 0
@@ -177,7 +183,8 @@ class RecsWriter:
         )
         self._session = self._cluster.connect()
         # Fails here, at the task's start, if the keyspace lacks migrations 0003 (`ranked`),
-        # 0004 (`strategy`, `trending_by_scope`) and 0005 (`feedback_by_version`).
+        # 0004 (`strategy`, `trending_by_scope`), 0005 (`feedback_by_version`) and 0006
+        # (its hit-rate columns).
         keyspace = self.settings.keyspace
         self._insert = self._session.prepare(INSERT_CQL.format(keyspace=keyspace))
         self._insert.is_idempotent = True
@@ -185,6 +192,8 @@ class RecsWriter:
         self._insert_trending.is_idempotent = True
         self._insert_feedback = self._session.prepare(FEEDBACK_CQL.format(keyspace=keyspace))
         self._insert_feedback.is_idempotent = True
+        self._insert_hit_rate = self._session.prepare(HIT_RATE_CQL.format(keyspace=keyspace))
+        self._insert_hit_rate.is_idempotent = True
 
     def close(self) -> None:
         if self._cluster is not None:
@@ -209,15 +218,20 @@ class RecsWriter:
             timeout=self.settings.request_timeout_s,
         )
 
-    def write_feedback(self, counts: FeedbackCounts) -> None:
-        """One window's counts of one (model version, rules version, strategy)."""
-        c = counts
+    def write_feedback(self, record: FeedbackRecord) -> None:
+        """One window's counts or hit rate of one (model version, rules version, strategy):
+        each kind writes its own columns of the same row."""
+        r = record
+        key = (r.model_version, r.window_start, r.rules_version, r.strategy, r.window_end)
+        if isinstance(r, FeedbackCounts):
+            statement = self._insert_feedback
+            values = (r.impressions, r.clicks, r.adds, r.purchases, r.ctr)
+        else:
+            statement = self._insert_hit_rate
+            values = (r.recommendations, r.hits, r.hit_k, r.hit_rate)
         self._session.execute(
-            self._insert_feedback,
-            (c.model_version, c.window_start, c.rules_version, c.strategy, c.window_end,
-             c.impressions, c.clicks, c.adds, c.purchases, c.ctr, c.window_end * 1000),
-            timeout=self.settings.request_timeout_s,
-        )  # fmt: skip
+            statement, (*key, *values, r.window_end * 1000), timeout=self.settings.request_timeout_s
+        )
 
     def start(self, recs: Sequence[Recommendation]) -> PendingWrite:
         """Send up to ``max_in_flight`` rows now (newest per user); ``finish`` does the rest."""

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from streamrec.contracts.feedback import InvalidFeedbackError, parse_feedback
+from streamrec.contracts.feedback import (
+    FeedbackCounts,
+    HitRate,
+    InvalidFeedbackError,
+    parse_feedback,
+)
 from streamrec.udfs.feedback_metrics import FeedbackMetrics
 
 
@@ -16,6 +21,20 @@ def record(**overrides: object) -> bytes:
            "window_start": 60_000, "window_end": 120_000, "impressions": 8, "clicks": 2,
            "adds": 1, "purchases": 0, "ctr": 0.25, **overrides}  # fmt: skip
     return json.dumps(doc).encode()
+
+
+def hit_record(**overrides: object) -> bytes:
+    doc = {"model_version": "7", "rules_version": "none", "strategy": "model",
+           "window_start": 60_000, "window_end": 120_000, "recommendations": 40, "hits": 10,
+           "hit_k": 10, "hit_rate": 0.25, **overrides}  # fmt: skip
+    return json.dumps(doc).encode()
+
+
+def test_a_hit_rate_record_reads_back_as_its_own_kind() -> None:
+    hits = parse_feedback(hit_record())
+    assert isinstance(hits, HitRate)
+    assert (hits.recommendations, hits.hits, hits.hit_k, hits.hit_rate) == (40, 10, 10, 0.25)
+    assert isinstance(parse_feedback(record()), FeedbackCounts)
 
 
 def test_a_record_reads_back_with_its_ctr() -> None:
@@ -28,7 +47,8 @@ def test_a_record_reads_back_with_its_ctr() -> None:
 @pytest.mark.parametrize(
     "raw",
     [b"{", b"[]", record(model_version=""), record(clicks=-1), record(adds=1.5),
-     record(window_end=True), b"x" * 5000],
+     record(window_end=True), b"x" * 5000, hit_record(hits=41), hit_record(hit_k=None),
+     hit_record(recommendations="40")],
 )  # fmt: skip
 def test_bad_records_are_refused(raw: bytes) -> None:
     with pytest.raises(InvalidFeedbackError):
@@ -76,3 +96,14 @@ def test_metrics_sum_matched_feedback_and_give_the_serving_versions_ctr() -> Non
     serving[0] = "9"
     assert root.gauges["servingCtrPpm"]() == 0
     assert all(isinstance(g(), int) for g in root.gauges.values())
+
+
+def test_metrics_sum_hit_rates_and_give_the_serving_versions_rate() -> None:
+    root = FakeGroup()
+    metrics = FeedbackMetrics(root, lambda: "7")
+    metrics.add(parse_feedback(hit_record()))
+    metrics.add(parse_feedback(hit_record(model_version="8", recommendations=10, hits=1)))
+    assert root.counters["recommendations"].count == 50
+    assert root.counters["hits"].count == 11
+    assert root.counters["impressions"].count == 0
+    assert root.gauges["servingHitRatePpm"]() == 250_000

@@ -66,6 +66,7 @@ DEFAULTS_BEFORE = {
     "feedback_horizon_ms": 300_000,
     "feedback_window_ms": 60_000,
     "feedback_lateness_ms": 10_000,
+    "feedback_hit_k": 10,
 }
 
 EVERY_FIELD_CHANGED = JobConfig(

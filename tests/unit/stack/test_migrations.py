@@ -46,6 +46,7 @@ def test_an_existing_keyspace_gets_only_the_upgrades_after_it() -> None:
         "0003_recs_written_whole.cql",
         "0004_trending_and_strategy.cql",
         "0005_feedback_by_version.cql",
+        "0006_hit_rate.cql",
     ]
     upgrade = session.executed[len(load_migrations("ks")[0].statements) :]
     assert upgrade[:3] == [
@@ -56,7 +57,10 @@ def test_an_existing_keyspace_gets_only_the_upgrades_after_it() -> None:
     assert upgrade[3] == "ALTER TABLE ks.recs_by_user ADD IF NOT EXISTS strategy text"
     assert upgrade[4].startswith("CREATE TABLE IF NOT EXISTS ks.trending_by_scope")
     assert upgrade[5].startswith("CREATE TABLE IF NOT EXISTS ks.feedback_by_version")
-    assert len(upgrade) == 6
+    assert upgrade[6:] == [
+        f"ALTER TABLE ks.feedback_by_version ADD IF NOT EXISTS {column}"
+        for column in ("recommendations bigint", "hits bigint", "hit_k int", "hit_rate double")
+    ]
     assert apply_migrations(session, "ks") == []
 
 
