@@ -76,8 +76,9 @@ def online_check(
 
     Exits non-zero when the gap exceeds --tolerance or any answer is missing or came
     from another version. Run it against a job that has no rules published and was
-    started with --cold-start-events 0 (otherwise users with one past event are answered
-    from trending, which offline scoring does not model, and are reported as such).
+    started with --cold-start-events 0 --trending-candidates 0 --trending-slots 0
+    (otherwise trending answers users with one past event and adds to the model's lists,
+    which offline scoring does not model; cold-start answers are reported as such).
     """
     from streamrec.datasets.catalog import load_log
     from streamrec.model_package.package import build_package, load_package

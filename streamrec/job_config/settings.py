@@ -128,6 +128,15 @@ class Scoring:
     )
     """1: the first event of a new user is answered with what trends in its item's category
     (then overall), not with what the towers make of an empty history."""
+    trending_candidates: int = option(
+        20, "--trending-candidates", "items trending now added to every user's candidates"
+    )
+    """The model ranks what trends this minute even when retrieval misses it (0: never).
+    Online lists then differ from offline scoring's, which has no trending."""
+    trending_slots: int = option(
+        2, "--trending-slots", "places in a model's list for trending items it never saw"
+    )
+    """New items reach users through trending before any retraining (0: never)."""
 
     def __post_init__(self) -> None:
         _check(self, "k", self.k >= 1, "must be at least 1")
@@ -135,6 +144,9 @@ class Scoring:
         _choice(self, "retrieval_backend", RETRIEVAL_BACKENDS)
         _check(self, "tf_threads", self.tf_threads >= 0, "must be 0 (one per core) or more")
         _check(self, "cold_start_events", self.cold_start_events >= 0, "must be 0 or more")
+        _check(self, "trending_candidates", 0 <= self.trending_candidates <= 1000,
+               "must be 0 to 1000")  # fmt: skip
+        _check(self, "trending_slots", 0 <= self.trending_slots <= self.k, "must be 0 to --k")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from streamrec.model_package.package import LoadedModel
 from streamrec.scoring.cold_start import TrendingBoard, trending_answers
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.scoring.popularity import FALLBACK_VERSION, PopularityFallback
+from streamrec.scoring.trending_mix import known_trending_rows, mix_fresh
 from streamrec.state.features import UserFeatures
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,17 @@ class BatchRequest:
 
 
 @dataclass(frozen=True)
-class ColdStart:
-    """What answers a user with no history (scoring.cold_start)."""
+class TrendingUse:
+    """What the trending lists do for a batch: answer users with no history
+    (scoring.cold_start), and add candidates and new items to the model's lists
+    (scoring.trending_mix)."""
 
     board: TrendingBoard
     category_of: Mapping[str, str]
     """The served model's catalogue categories (empty without a model: ``all`` only)."""
     max_events: int
+    candidates: int = 0
+    fresh_slots: int = 0
 
 
 @dataclass
@@ -59,6 +64,8 @@ class BatchAnswer:
     """Per event, candidates left after each stage; empty when popularity answered."""
     strategies: dict[str, int] = field(default_factory=dict)
     """Events answered per strategy (contracts.recommendation.STRATEGIES)."""
+    fresh_items: int = 0
+    """Items unknown to the model put into its lists from trending (scoring.trending_mix)."""
     score_ms: float = 0.0
     recommendations: list[Recommendation] = field(default_factory=list, repr=False)
     """The records themselves, for the Cassandra writer (not sent back over the pipe)."""
@@ -72,7 +79,7 @@ def answer_batch(
     k: int,
     num_candidates: int,
     backend: str,
-    cold_start: ColdStart | None = None,
+    trending: TrendingUse | None = None,
 ) -> BatchAnswer:
     started = time.perf_counter()
     for event in request.events:
@@ -82,12 +89,18 @@ def answer_batch(
     error = None
     stages: dict[str, int] = {}
     if model is not None and not request.fallback_only and features:
+        known = model.vectorizer.item_index
         config = ScoringConfig(
             k=k,
             num_candidates=num_candidates,
             backend=backend,
             rules=rules.filters if rules is not None else None,
             overlay=rules.overlay if rules is not None else None,
+            extra_rows=(
+                known_trending_rows(trending.board, known, trending.candidates)
+                if trending is not None and trending.candidates > 0
+                else None
+            ),
         )
         try:
             result = score_batch(model, features, config)
@@ -107,10 +120,16 @@ def answer_batch(
         version, name, strategy = model.version, model.model_name, "model"
     strategies = [strategy] * len(features)
     lists = list(lists)
-    if cold_start is not None:
-        answers = trending_answers(request.events, features, cold_start.board,
-                                   cold_start.category_of, k, cold_start.max_events,
-                                   rules.filters if rules is not None else None)  # fmt: skip
+    fresh = 0
+    if trending is not None:
+        filters = rules.filters if rules is not None else None
+        if strategy == "model" and model is not None:
+            fresh = mix_fresh(request.events, features, lists, trending.board,
+                              model.vectorizer.item_index, trending.category_of, k,
+                              trending.fresh_slots, filters)  # fmt: skip
+        answers = trending_answers(request.events, features, trending.board,
+                                   trending.category_of, k, trending.max_events,
+                                   filters)  # fmt: skip
         for position, items in answers.items():
             lists[position], strategies[position] = items, "trending"
     emitted = int(time.time() * 1000)
@@ -139,6 +158,7 @@ def answer_batch(
         scoring_error=error,
         candidates_after=stages,
         strategies=dict(Counter(strategies)),
+        fresh_items=fresh,
         score_ms=(time.perf_counter() - started) * 1000,
         recommendations=recs,
     )

@@ -47,6 +47,9 @@ class ScoringConfig:
     """Retrieval backend: auto, brute or hnsw (see udfs.retrieval)."""
     rules: ItemRules | None = None
     overlay: ScoreOverlay | None = None
+    extra_rows: np.ndarray | None = None
+    """Catalogue rows (int64) added to every user's candidates (the items trending now,
+    scoring.trending_mix); None or empty for none."""
 
 
 @dataclass
@@ -113,6 +116,8 @@ def gather(
                 partial(_prior_rows, model, column=column),
             )
             extra.append(np.broadcast_to(prior, (len(batch), len(prior))))
+    if config.extra_rows is not None and len(config.extra_rows):
+        extra.append(np.broadcast_to(config.extra_rows, (len(batch), len(config.extra_rows))))
     if extra:
         candidates, retrieval_scores = merge_candidates(
             candidates,

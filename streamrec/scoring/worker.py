@@ -39,7 +39,7 @@ from streamrec.job_config.settings import Scoring
 from streamrec.model_package.errors import ModelPackageError, rejection_reason
 from streamrec.model_package.package import LoadedModel
 from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
-from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, ColdStart, answer_batch
+from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, TrendingUse, answer_batch
 from streamrec.scoring.cold_start import TrendingBoard
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.popularity import PopularityFallback
@@ -64,6 +64,10 @@ class WorkerSettings:
     """TensorFlow intra/inter-op threads; 0 leaves TensorFlow's default (one per core)."""
     cold_start_events: int = Scoring.cold_start_events
     """Users with at most this many events are answered from trending (scoring.cold_start)."""
+    trending_candidates: int = Scoring.trending_candidates
+    """Items trending now added to every user's candidates (scoring.trending_mix)."""
+    trending_slots: int = Scoring.trending_slots
+    """Places in a model's list for trending items the model has never seen."""
 
 
 @dataclass
@@ -134,9 +138,10 @@ class Scorer:
 
     def answer(self, request: BatchRequest) -> BatchAnswer:
         s = self.settings
-        cold = ColdStart(self.trending, self.category_of, s.cold_start_events)
+        trending = TrendingUse(self.trending, self.category_of, s.cold_start_events,
+                               s.trending_candidates, s.trending_slots)  # fmt: skip
         return answer_batch(request, self.model, self.rules, self.fallback, s.k,
-                            s.num_candidates, s.retrieval_backend, cold)  # fmt: skip
+                            s.num_candidates, s.retrieval_backend, trending)  # fmt: skip
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

@@ -112,6 +112,8 @@ class RecommendSettings:
             cassandra=self.cassandra,
             tf_threads=scoring.tf_threads,
             cold_start_events=scoring.cold_start_events,
+            trending_candidates=scoring.trending_candidates,
+            trending_slots=scoring.trending_slots,
         )
 
 

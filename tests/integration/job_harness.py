@@ -67,8 +67,11 @@ def submit_job(
         *stack_job_args(config, topics.prefix),
         *topics.job_args(),
         "--checkpoint-interval-ms", "1000",
-        # Tests compare answers with offline scoring; the cold-start test turns it on.
+        # Tests compare answers with offline scoring, which has no trending; the trending
+        # test turns cold start on.
         "--cold-start-events", "0",
+        "--trending-candidates", "0",
+        "--trending-slots", "0",
         *extra_args,  # last wins in argparse, so these override the defaults above
     ]  # fmt: skip
     job_id = flink_client.submit_python_job(

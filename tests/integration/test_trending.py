@@ -37,7 +37,7 @@ README_METRICS = [
         "eventsIn", "deadLetters_bad_json", "scoringLatencyMicros",
         "cassandraWriteLatencyMicros", "answeredBy_model", "answeredBy_popularity",
         "numLateRecordsDropped", "KafkaSourceReader_KafkaConsumer_records_lag_max",
-        "modelVersion",
+        "modelVersion", "feedback_servingCtrPpm", "feedback_servingHitRatePpm",
     )
 ]  # fmt: skip
 BURST = 30
