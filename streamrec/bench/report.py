@@ -133,10 +133,26 @@ def table(catalog: dict[str, Any]) -> str:
                 f"{_pair(point['emitted_ms']):>15} {_pair(point['readable_ms']):>18} "
                 f"{_pair(cassandra) if cassandra else '-':>18}"
             )
+            lines += _strategy_lines(point)
     lines += _ratio_lines(catalog)
     for name, target in catalog["targets"].items():
         lines.append(f"  target {name}: {verdict(target)}")
     return "\n".join(lines)
+
+
+def _strategy_lines(point: dict[str, Any]) -> list[str]:
+    """The answers other than the model's (cold start), when the point has any."""
+    out = []
+    for strategy, split in sorted(point.get("by_strategy", {}).items()):
+        if strategy == "model":
+            continue
+        cassandra = split["cassandra_ms"] if split["cassandra_samples"] else None
+        out.append(
+            f"  {'  answered by ' + strategy:28} {split['events']:>7} events"
+            f"{'':>20} {_pair(split['readable_ms']):>18} "
+            f"{_pair(cassandra) if cassandra else '-':>18}"
+        )
+    return out
 
 
 def verdict(target: dict[str, Any]) -> str:

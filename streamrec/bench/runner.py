@@ -28,7 +28,13 @@ from typing import Any, Protocol
 from streamrec.bench.catalog import Catalog
 from streamrec.bench.load import PhaseLoads
 from streamrec.bench.measure import drain_rate, lag_growth, percentiles, sustainable
-from streamrec.bench.traffic import CassandraWatcher, OutputWatcher, PacedProducer, Progress
+from streamrec.bench.traffic import (
+    Answer,
+    CassandraWatcher,
+    OutputWatcher,
+    PacedProducer,
+    Progress,
+)
 from streamrec.stack.config import StackConfig
 
 FRACTIONS = (0.25, 0.5, 0.75)
@@ -203,7 +209,7 @@ class Measurement:
         plan = self.plan
         count = max(int(rate * plan.latency_s), 50)
         phase = f"l{int(fraction * 100)}"
-        events = self._events(count, phase)
+        events = with_new_users(self._events(count, phase), NEW_USER_EVERY)
         name = f"latency at {fraction:.0%}"
         self.say(f"{name}: {count} events at {rate:.0f}/s ({self.loads.start(name)})")
         cassandra = None
@@ -214,7 +220,9 @@ class Measurement:
         every = max(1, int(rate // plan.cassandra_samples_per_s))
 
         def sample_some(event: dict[str, Any]) -> None:
-            if cassandra is not None and int(event["event_id"].rsplit("-", 1)[1]) % every == 0:
+            seq = int(event["event_id"].rsplit("-", 1)[1])
+            # Every new user's event too: their answers are the cold-start latency.
+            if cassandra is not None and (seq % every == 0 or is_new_user(event)):
                 cassandra.sample(event)
 
         try:
@@ -241,8 +249,45 @@ class Measurement:
         if cassandra is not None:
             point["cassandra_ms"] = percentiles(list(cassandra.visible.values()))
             point["cassandra_samples"] = len(cassandra.visible)
+        point["by_strategy"] = by_strategy(
+            readable, cassandra.visible if cassandra is not None else {}, self.readable.answers
+        )
         self.say(f"{name}: {_brief(point)} ({self.loads.end(name)})")
         return point
+
+
+NEW_USER_EVERY = 20
+"""One latency event in 20 comes from a user the job has never seen (a cold start)."""
+
+
+def with_new_users(events: list[dict[str, Any]], every: int) -> list[dict[str, Any]]:
+    """``events`` with every ``every``-th event's user replaced by a brand-new one."""
+    for n, event in enumerate(events):
+        if n % every == every // 2:
+            event["user_id"] = f"new-{event['event_id']}"
+    return events
+
+
+def is_new_user(event: dict[str, Any]) -> bool:
+    return str(event["user_id"]).startswith("new-")
+
+
+def by_strategy(
+    answers: list[Answer], visible: dict[str, int], by_id: dict[str, Answer]
+) -> dict[str, dict[str, Any]]:
+    """Latency percentiles per answering strategy (event -> readable, event -> Cassandra)."""
+    out: dict[str, dict[str, Any]] = {}
+    for strategy in sorted({a.strategy for a in answers}):
+        mine = [a for a in answers if a.strategy == strategy]
+        stored = [ms for event_id, ms in visible.items()
+                  if event_id in by_id and by_id[event_id].strategy == strategy]  # fmt: skip
+        out[strategy] = {
+            "events": len(mine),
+            "readable_ms": percentiles([a.read_ts - a.event_ts for a in mine]),
+            "cassandra_ms": percentiles(stored),
+            "cassandra_samples": len(stored),
+        }
+    return out
 
 
 def _drain_cassandra(watcher: CassandraWatcher, timeout_s: float) -> None:

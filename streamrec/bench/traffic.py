@@ -75,6 +75,8 @@ class Answer:
     event_ts: int
     emitted_ts: int
     read_ts: int
+    strategy: str = "model"
+    """Who answered (contracts.recommendation.STRATEGIES); a baseline's records say none."""
 
 
 class OutputWatcher:
@@ -140,7 +142,10 @@ class OutputWatcher:
                     read_ts = now_ms()
                     record = json.loads(message.value())
                     self.answers[record["event_id"]] = Answer(
-                        record["event_ts"], record["emitted_ts"], read_ts
+                        record["event_ts"],
+                        record["emitted_ts"],
+                        read_ts,
+                        record.get("strategy", "model"),
                     )
                     self.records += 1
         except BaseException as ex:  # surfaced by wait_for's callers through .error
