@@ -1,14 +1,16 @@
-"""Feedback as Flink metrics: ``feedback.<name>`` counters and the serving version's CTR.
+"""Feedback as Flink metrics: ``feedback.<name>`` counters, per version and summed.
 
-Registered in ``open``, summed over versions: ``unmatched`` counts impressions and clicks
-that named no recommendation, ``servingCtrPpm`` is the last window's CTR of the version
-now serving, per million, and ``recommendations``/``hits`` and ``servingHitRatePpm`` the
-same for hit rate@k (jobs.hit_rate_sql). The per-version split is on the feedback topic and in
-Cassandra's feedback_by_version. A first version added a ``model_version`` group per
-version on its first feedback, with a float CTR gauge; the TaskManager's Prometheus
-endpoint then closed every scrape without a response. With the gauge an int it serves
-again (tests/integration/test_feedback.py); whether groups added after ``open`` are
-exported was not established.
+Summed over versions, registered in ``open``: ``impressions``, ``clicks``, ``adds``,
+``purchases``, ``recommendations`` and ``hits``; ``unmatched`` counts impressions and clicks
+that named no recommendation; ``servingCtrPpm`` and ``servingHitRatePpm`` are the last
+window's CTR and hit rate@k (jobs.hit_rate_sql) of the version now serving, per million.
+
+Per version, the same counters under a ``model_version`` key-value group (a Prometheus
+label), registered on the version's first record: CTR per version is then a PromQL ratio of
+two counters. At most ``MAX_VERSION_GROUPS`` versions get one, so a stream of versions
+cannot grow the TaskManager's metrics without bound; the feedback topic and Cassandra's
+feedback_by_version keep every version. Gauges stay ints: a thread-mode gauge that returned
+a float made the TaskManager's Prometheus endpoint close every scrape (measured).
 """
 
 from __future__ import annotations
@@ -16,39 +18,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from streamrec.contracts.feedback import COUNT_FIELDS, FeedbackRecord, HitRate
+from streamrec.contracts.feedback import COUNT_FIELDS, HIT_FIELDS, FeedbackRecord, HitRate
 
 UNMATCHED = "unmatched"
+MAX_VERSION_GROUPS = 50
+VERSION_COUNTERS = (*COUNT_FIELDS, *HIT_FIELDS[:2])
 
 
 class FeedbackMetrics:
     def __init__(self, group: Any, serving_version: Callable[[], str]) -> None:
-        self._counters = {name: group.counter(name) for name in COUNT_FIELDS}
+        self._group = group
+        self._totals = {name: group.counter(name) for name in VERSION_COUNTERS}
         self._unmatched = group.counter("unmatched")
-        self._recommendations = group.counter("recommendations")
-        self._hits = group.counter("hits")
+        self._per_version: dict[str, dict[str, Any]] = {}
         self._serving_version = serving_version
         self._last_ctr: dict[str, float] = {}
         self._last_hit_rate: dict[str, float] = {}
-        # Ints: a thread-mode gauge that returns a float breaks the TaskManager's whole
-        # Prometheus endpoint (it closed every scrape without a response, measured).
         group.gauge("servingCtrPpm", self.serving_ctr_ppm)
         group.gauge("servingHitRatePpm", self.serving_hit_rate_ppm)
 
-    def add(self, counts: FeedbackRecord) -> None:
-        if isinstance(counts, HitRate):
-            self._recommendations.inc(counts.recommendations)
-            self._hits.inc(counts.hits)
-            if counts.hit_rate is not None:
-                self._last_hit_rate[counts.model_version] = counts.hit_rate
+    def add(self, record: FeedbackRecord) -> None:
+        if record.model_version == UNMATCHED:
+            if not isinstance(record, HitRate):
+                self._unmatched.inc(record.impressions + record.clicks)
             return
-        if counts.model_version == UNMATCHED:
-            self._unmatched.inc(counts.impressions + counts.clicks)
-            return
-        for name in COUNT_FIELDS:
-            self._counters[name].inc(getattr(counts, name))
-        if counts.ctr is not None:
-            self._last_ctr[counts.model_version] = counts.ctr
+        if isinstance(record, HitRate):
+            names: tuple[str, ...] = HIT_FIELDS[:2]
+            if record.hit_rate is not None:
+                self._last_hit_rate[record.model_version] = record.hit_rate
+        else:
+            names = COUNT_FIELDS
+            if record.ctr is not None:
+                self._last_ctr[record.model_version] = record.ctr
+        version = self._version_counters(record.model_version)
+        for name in names:
+            self._totals[name].inc(getattr(record, name))
+            if version is not None:
+                version[name].inc(getattr(record, name))
+
+    def _version_counters(self, version: str) -> dict[str, Any] | None:
+        found = self._per_version.get(version)
+        if found is None and len(self._per_version) < MAX_VERSION_GROUPS:
+            group = self._group.add_group("model_version", version)
+            found = {name: group.counter(name) for name in VERSION_COUNTERS}
+            self._per_version[version] = found
+        return found
 
     def serving_ctr_ppm(self) -> int:
         """The last window's CTR of the version serving now, in parts per million (0

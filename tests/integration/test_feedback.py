@@ -167,12 +167,23 @@ def test_impressions_and_clicks_give_the_ctr_of_the_version_that_answered(
             text = scrape(stack_config)
             return sum(v for _, v in samples(text, f"flink_taskmanager_job_task_operator_{name}"))
 
+        def version_metric(name: str, version: str) -> float:
+            text = scrape(stack_config)
+            found = samples(
+                text, f"flink_taskmanager_job_task_operator_feedback_model_version_{name}"
+            )
+            return sum(v for labels, v in found if labels.get("model_version") == version)
+
         try:
             wait_for(lambda: metric("feedback_clicks") >= 1 and metric("feedback_unmatched") >= 1,
                      60, "the feedback counters on the Prometheus endpoint")  # fmt: skip
             assert metric("feedback_impressions") == 4
             wait_for(lambda: metric("feedback_hits") >= expected_hits, 30, "the hit counter")
             assert metric("feedback_hits") == expected_hits
+            # Per version too, as a label: CTR per model version is a PromQL ratio.
+            assert version_metric("impressions", FALLBACK_VERSION) == 4
+            assert version_metric("clicks", FALLBACK_VERSION) == 1
+            assert version_metric("hits", FALLBACK_VERSION) == expected_hits
             assert metric("feedback_servingCtrPpm") == 250_000
         except AssertionError as ex:
             text = scrape(stack_config)

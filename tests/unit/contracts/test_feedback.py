@@ -13,7 +13,7 @@ from streamrec.contracts.feedback import (
     InvalidFeedbackError,
     parse_feedback,
 )
-from streamrec.udfs.feedback_metrics import FeedbackMetrics
+from streamrec.udfs.feedback_metrics import MAX_VERSION_GROUPS, FeedbackMetrics
 
 
 def record(**overrides: object) -> bytes:
@@ -90,6 +90,10 @@ def test_metrics_sum_matched_feedback_and_give_the_serving_versions_ctr() -> Non
     assert root.counters["impressions"].count == 26
     assert root.counters["clicks"].count == 7
     assert root.counters["unmatched"].count == 4
+    per_version = root.children[("model_version", "7")].counters
+    assert (per_version["impressions"].count, per_version["clicks"].count) == (16, 6)
+    assert root.children[("model_version", "8")].counters["clicks"].count == 1
+    assert ("model_version", "unmatched") not in root.children
     assert root.gauges["servingCtrPpm"]() == 500_000  # version 7's last window
     serving[0] = "8"
     assert root.gauges["servingCtrPpm"]() == 100_000
@@ -107,3 +111,13 @@ def test_metrics_sum_hit_rates_and_give_the_serving_versions_rate() -> None:
     assert root.counters["hits"].count == 11
     assert root.counters["impressions"].count == 0
     assert root.gauges["servingHitRatePpm"]() == 250_000
+    assert root.children[("model_version", "8")].counters["hits"].count == 1
+
+
+def test_per_version_groups_are_bounded() -> None:
+    root = FakeGroup()
+    metrics = FeedbackMetrics(root, lambda: "0")
+    for version in range(MAX_VERSION_GROUPS + 5):
+        metrics.add(parse_feedback(record(model_version=str(version))))
+    assert len(root.children) == MAX_VERSION_GROUPS
+    assert root.counters["impressions"].count == 8 * (MAX_VERSION_GROUPS + 5)
