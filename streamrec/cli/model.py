@@ -277,7 +277,7 @@ def replay(
     loaded = load_source(source)
     if loaded is None:
         raise click.ClickException("give a log: --log, --movielens, --csv or --events")
-    events = loaded[0]
+    events = list(producer.with_categories(loaded[0], loaded[1]))
     if shift_to_now:
         events = list(producer.shifted(events, int(time.time() * 1000)))
     records = producer.records_from_events(events)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,17 @@ PROGRESS_EVERY_S = 2.0
 def records_from_events(events: Iterable[Event]) -> Iterator[tuple[bytes | None, bytes]]:
     for e in events:
         yield e.user_id.encode(), e.to_json().encode()
+
+
+def with_categories(events: Iterable[Event], categories: Mapping[str, str]) -> Iterator[Event]:
+    """``events`` with their item's category in ``context.category`` (as a client would
+    send it; the job's per-category trending reads it), unless they carry one."""
+    for e in events:
+        category = categories.get(e.item_id) if e.item_id is not None else None
+        if category is None or "category" in e.context:
+            yield e
+        else:
+            yield dataclasses.replace(e, context={**e.context, "category": category})
 
 
 def shifted(events: Sequence[Event], end_ms: int) -> Iterator[Event]:

@@ -142,8 +142,11 @@ class _World:
         def ev(etype: str, item: int | None) -> Event:
             nonlocal n
             n += 1
-            item_id = None if item is None else f"i{item}"
-            return Event(f"{sid}e{n}", uid, item_id, etype, ts, {"session": sid})
+            if item is None:
+                return Event(f"{sid}e{n}", uid, None, etype, ts, {"session": sid})
+            # The category as a client would send it: what per-category trending reads.
+            context = {"session": sid, "category": f"c{int(self.item_cat[item])}"}
+            return Event(f"{sid}e{n}", uid, f"i{item}", etype, ts, context)
 
         yield ev("request", None)
         # What an existing popularity-driven recommender showed the user.

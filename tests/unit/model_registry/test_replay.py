@@ -7,6 +7,7 @@ from streamrec.model_registry.replay import (
     records_from_events,
     records_stamped_at_send,
     replay,
+    with_categories,
 )
 
 
@@ -95,3 +96,14 @@ def test_model_replay_sends_a_log_in_time_order(tmp_path, monkeypatch) -> None:
     )
     assert out.exit_code == 0, out.output
     assert [(k, json.loads(v)["ts"]) for k, v in sent] == [(b"1", 100_000), (b"2", 300_000)]
+
+
+def test_replayed_events_carry_their_items_category_unless_they_have_one() -> None:
+    events = [
+        Event("e1", "u1", "i1", "view", 1_000),
+        Event("e2", "u1", "i2", "view", 2_000, {"category": "own"}),
+        Event("e3", "u1", None, "request", 3_000),
+        Event("e4", "u1", "i9", "view", 4_000),
+    ]
+    out = list(with_categories(events, {"i1": "films", "i2": "books"}))
+    assert [e.context.get("category") for e in out] == ["films", "own", None, None]

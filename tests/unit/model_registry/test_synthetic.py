@@ -44,3 +44,10 @@ def test_written_file_reloads_with_malformed_counted(tmp_path) -> None:
     assert len(events) == len(data.events) + future
     assert sum(rejected.values()) == len(data.malformed) - future
     assert load_items_csv(tmp_path / "items.csv") == data.item_categories
+
+
+def test_item_events_carry_their_category_in_context_as_clients_would() -> None:
+    data = generate(SyntheticConfig(seed=3, n_users=20, n_items=50))
+    with_items = [e for e in data.events if e.item_id is not None]
+    assert with_items
+    assert all(e.context["category"] == data.item_categories[e.item_id] for e in with_items)
