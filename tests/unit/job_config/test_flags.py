@@ -57,6 +57,8 @@ DEFAULTS_BEFORE = {
     # Added with trending and cold start (issue 15):
     "trending_topic": "trending",
     "cold_start_events": 1,
+    "trending_candidates": 20,
+    "trending_slots": 2,
     "trending_window_ms": 300_000,
     "trending_slide_ms": 60_000,
     "trending_lateness_ms": 10_000,
