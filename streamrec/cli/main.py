@@ -9,6 +9,7 @@ from streamrec.cli.demo import demo
 from streamrec.cli.job import job
 from streamrec.cli.model import model
 from streamrec.cli.online_check import online_check
+from streamrec.cli.simulate import simulate
 from streamrec.cli.stack import stack
 
 
@@ -24,3 +25,4 @@ cli.add_command(model)
 cli.add_command(demo)
 cli.add_command(job)
 cli.add_command(bench)
+cli.add_command(simulate)

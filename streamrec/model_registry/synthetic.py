@@ -88,6 +88,41 @@ def generate(config: SyntheticConfig) -> GeneratedData:
     return GeneratedData(events, categories, malformed)
 
 
+@dataclass(frozen=True)
+class LatentWorld:
+    """The generator's hidden truth about items, for simulating users who act on it
+    (streamrec.simulation): the same seed gives the items the generated log has."""
+
+    config: SyntheticConfig
+    item_ids: list[str]
+    item_vec: np.ndarray
+    """float [N, latent_dim]: each item's position in taste space."""
+    item_cat: np.ndarray
+    centroids: np.ndarray
+    """float [categories, latent_dim]."""
+    logpop: np.ndarray
+    """Item log-popularity at the end of the log (-inf: not yet released)."""
+
+    def sample_tastes(self, n_users: int, rng: np.random.Generator) -> np.ndarray:
+        """Affinity [n_users, N] of new users drawn as the generator draws its users."""
+        cfg = self.config
+        pref = rng.dirichlet(np.full(cfg.n_categories, 0.15), size=n_users)
+        taste = pref @ self.centroids + 0.5 * rng.normal(size=(n_users, cfg.latent_dim))
+        return (taste @ self.item_vec.T) / np.sqrt(cfg.latent_dim) / cfg.taste_temperature
+
+
+def latent_world(config: SyntheticConfig) -> LatentWorld:
+    world = _World(config, np.random.default_rng(config.seed))
+    return LatentWorld(
+        config,
+        [f"i{i}" for i in range(config.n_items)],
+        world.item_vec,
+        world.item_cat,
+        world.centroids,
+        world.logpop(world.span),
+    )
+
+
 class _World:
     def __init__(self, cfg: SyntheticConfig, rng: np.random.Generator) -> None:
         self.cfg, self.rng = cfg, rng

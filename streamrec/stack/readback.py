@@ -48,3 +48,28 @@ def read_recommendations(
     finally:
         consumer.close()
     return found
+
+
+def read_values(bootstrap: str, topic: str, seconds: float) -> list[bytes]:
+    """Every committed record value of ``topic`` from its start, reading for ``seconds``."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"streamrec-readback-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.subscribe([topic])
+    values: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and not message.error() and message.value() is not None:
+                values.append(message.value())
+    finally:
+        consumer.close()
+    return values
