@@ -25,6 +25,9 @@ changes; max parallelism is fixed at 128 for the same reason)::
     events (feedback: impression/click/add/purchase with context.rec_id) + recommendations
       -> interval join on the id (jobs.feedback_sql) -> counts per minute per model version
       -> feedback (Kafka, key = model version), read back for Cassandra and the metrics
+
+    recommend --side output--> serving-features (Kafka, key = user_id, exactly-once by
+      default): the features each recommendation was scored with (--serving-features-rate)
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from streamrec.udfs.parse_events import DEAD_LETTERS, KEYED_EVENT_TYPE, ParseEve
 from streamrec.udfs.recommend_function import (
     CONTROL_TYPE,
     OUTPUT_TYPE,
+    SERVING_FEATURES,
     SERVING_STATE,
     RecommendFunction,
     RecommendSettings,
@@ -144,6 +148,29 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
         t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
         signals.add_insert(name, table)
     signals.attach_as_datastream()
+    if config.serving_log.rate > 0:
+        _add_serving_features_sink(t_env, config, recommendations)
+
+
+def _add_serving_features_sink(
+    t_env: StreamTableEnvironment, config: JobConfig, recommendations: DataStream
+) -> None:
+    """The recommend operator's serving-features side output to its own Kafka sink, with
+    the delivery guarantee of the recommendations. Translated last, so every earlier sink
+    keeps its uid (tests/unit/jobs/test_graph_uids.py).
+
+    PyFlink's ``get_side_output`` would add an identity Python map per record; in thread
+    mode the operator already hands the JVM rows of the tag's type, so the Java side output
+    goes straight into the table conversion.
+    """
+    j_side = recommendations._j_data_stream.getSideOutput(SERVING_FEATURES.get_java_output_tag())
+    logged = t_env.from_data_stream(DataStream(j_side))
+    t_env.create_temporary_table(
+        "serving_features_sink", _kafka_sink(config, config.topics.serving_features, "user_id")
+    )
+    statements = t_env.create_statement_set()
+    statements.add_insert("serving_features_sink", logged)
+    statements.attach_as_datastream()
 
 
 def _keyed_by_user(parsed: DataStream) -> KeyedStream:
@@ -264,6 +291,7 @@ def _settings(config: JobConfig) -> RecommendSettings:
         state=config.state,
         cassandra=cassandra,
         model_intake=_intake_settings(config.models),
+        serving_log=config.serving_log,
     )
 
 

@@ -39,7 +39,13 @@ from streamrec.job_config.settings import Scoring
 from streamrec.model_package.errors import ModelPackageError, rejection_reason
 from streamrec.model_package.package import LoadedModel
 from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
-from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, ColdStart, answer_batch
+from streamrec.scoring.batch_answer import (
+    BatchAnswer,
+    BatchRequest,
+    ColdStart,
+    FeatureLog,
+    answer_batch,
+)
 from streamrec.scoring.cold_start import TrendingBoard
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.popularity import PopularityFallback
@@ -64,6 +70,9 @@ class WorkerSettings:
     """TensorFlow intra/inter-op threads; 0 leaves TensorFlow's default (one per core)."""
     cold_start_events: int = Scoring.cold_start_events
     """Users with at most this many events are answered from trending (scoring.cold_start)."""
+    serving_features_rate: float = 0.0
+    """Share of users whose serving features are logged (job_config.settings.ServingLog;
+    0 here so that a worker started outside the job logs nothing)."""
 
 
 @dataclass
@@ -134,8 +143,9 @@ class Scorer:
     def answer(self, request: BatchRequest) -> BatchAnswer:
         s = self.settings
         cold = ColdStart(self.trending, self.category_of, s.cold_start_events)
+        logged = FeatureLog(s.feature_spec, s.serving_features_rate)
         return answer_batch(request, self.model, self.rules, self.fallback, s.k,
-                            s.num_candidates, s.retrieval_backend, cold)  # fmt: skip
+                            s.num_candidates, s.retrieval_backend, cold, logged)  # fmt: skip
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

@@ -40,14 +40,14 @@ from typing import Any
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
-from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
+from pyflink.datastream import KeyedBroadcastProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
 from streamrec.contracts.feedback import parse_feedback
 from streamrec.contracts.recommendation import STRATEGIES
 from streamrec.contracts.trending import InvalidTrendingError, parse_trending
-from streamrec.job_config.settings import Batching, Scoring, UserState
+from streamrec.job_config.settings import Batching, Scoring, ServingLog, UserState
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.popularity import FALLBACK_VERSION
 from streamrec.scoring.worker import WorkerSettings
@@ -63,6 +63,9 @@ from streamrec.udfs.timer_rounds import TimerRounds
 log = logging.getLogger(__name__)
 
 OUTPUT_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
+SERVING_FEATURES = OutputTag("serving-features", OUTPUT_TYPE)
+"""Side output: the serving-features record of each logged recommendation (key, JSON),
+built by the scoring worker (scoring.serving_log) and written by its own Kafka sink."""
 CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
 """Broadcast side: kind ``model`` (a signed model reference), ``rules``, ``trending`` (the
 job's own trending query, one scope's list) or ``feedback`` (the job's feedback query, one
@@ -100,6 +103,8 @@ class RecommendSettings:
     cassandra: CassandraSettings | None = None
     model_intake: IntakeSettings = field(default_factory=IntakeSettings)
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
+    serving_log: ServingLog = field(default_factory=ServingLog)
+    """Which users' serving features go to the side output."""
 
     def worker_settings(self) -> WorkerSettings:
         scoring = self.scoring
@@ -112,6 +117,7 @@ class RecommendSettings:
             cassandra=self.cassandra,
             tf_threads=scoring.tf_threads,
             cold_start_events=scoring.cold_start_events,
+            serving_features_rate=self.serving_log.rate,
         )
 
 
@@ -293,6 +299,11 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         # this timer callback, before any checkpoint barrier can be handled (sinks.cassandra).
         for user_id, value in zip(answer.user_ids, answer.values, strict=True):
             yield Row(user_id=user_id, value=value)
+        logged = answer.features
+        for user_id, value in zip(logged.user_ids, logged.values, strict=True):
+            yield SERVING_FEATURES, Row(user_id=user_id, value=value)
+        self.features_logged.inc(len(logged.values))
+        self.features_dropped.inc(logged.dropped)
         report = self.worker.written()
         self._last_cassandra_ms = report.wait_ms
         self._cassandra_rows_rejected = report.rows_rejected
@@ -316,6 +327,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self._candidates_per_event: dict[str, int] = {}
         self.events_in = group.counter("eventsIn")
         self.recs_out = group.counter("recommendationsOut")
+        # Serving-features records emitted, and those over the size bound (not logged).
+        self.features_logged = group.counter("servingFeaturesOut")
+        self.features_dropped = group.counter("servingFeaturesDropped")
         self.batches = group.counter("batches")
         self.models_rejected = group.counter("modelsRejected")
         self.rules_rejected = group.counter("rulesRejected")
