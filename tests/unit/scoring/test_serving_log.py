@@ -97,8 +97,10 @@ def test_a_record_over_the_bound_is_dropped_and_counted() -> None:
     original = serving_log.MAX_SERVING_FEATURES_BYTES
     serving_log.MAX_SERVING_FEATURES_BYTES = 60_000
     try:
-        answer = answer_batch(BatchRequest(events, features), None, None, PopularityFallback(),
-                              3, 10, "brute", feature_log=FeatureLog(default_spec(), 1.0))  # fmt: skip
+        answer = answer_batch(
+            BatchRequest(events, features), None, None, PopularityFallback(), 3, 10, "brute",
+            feature_log=FeatureLog(default_spec(), 1.0),
+        )  # fmt: skip
     finally:
         serving_log.MAX_SERVING_FEATURES_BYTES = original
     assert answer.features.dropped == 1
