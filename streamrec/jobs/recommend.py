@@ -26,8 +26,9 @@ changes; max parallelism is fixed at 128 for the same reason)::
       -> interval join on the id (jobs.feedback_sql) -> counts per minute per model version
       -> feedback (Kafka, key = model version), read back for Cassandra and the metrics
 
-    recommend --side output--> serving-features (Kafka, key = user_id, exactly-once by
-      default): the features each recommendation was scored with (--serving-features-rate)
+    recommend -> serving-features (Kafka, key = user_id, the recommendations sink routes
+      these rows by their topic column): the features each recommendation was scored
+      with (--serving-features-rate)
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ from streamrec.udfs.parse_events import DEAD_LETTERS, KEYED_EVENT_TYPE, ParseEve
 from streamrec.udfs.recommend_function import (
     CONTROL_TYPE,
     OUTPUT_TYPE,
-    SERVING_FEATURES,
     SERVING_STATE,
     RecommendFunction,
     RecommendSettings,
@@ -130,11 +130,14 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
     # Table operators get uids from the plan only when asked; savepoints need them.
     t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
     statements = t_env.create_statement_set()
-    for name, stream, topic, key in (
-        ("recommendations_sink", recommendations, topics.recommendations, "user_id"),
-        ("dead_letters_sink", dead_letters, topics.dead_letters, "reason"),
-    ):
-        t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
+    # The recommend operator's rows name their topic: recommendations, or serving-features
+    # for the features a logged recommendation was scored with (see _kafka_sink).
+    for name, stream, topic, key, routed in (
+        ("recommendations_sink", recommendations, topics.recommendations, "user_id",
+         (topics.serving_features,)),
+        ("dead_letters_sink", dead_letters, topics.dead_letters, "reason", ()),
+    ):  # fmt: skip
+        t_env.create_temporary_table(name, _kafka_sink(config, topic, key, routed))
         statements.add_insert(name, t_env.from_data_stream(stream))
     statements.attach_as_datastream()
     # Translated after the sinks above: the plan numbers its operators in translation
@@ -148,29 +151,6 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
         t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
         signals.add_insert(name, table)
     signals.attach_as_datastream()
-    if config.serving_log.rate > 0:
-        _add_serving_features_sink(t_env, config, recommendations)
-
-
-def _add_serving_features_sink(
-    t_env: StreamTableEnvironment, config: JobConfig, recommendations: DataStream
-) -> None:
-    """The recommend operator's serving-features side output to its own Kafka sink, with
-    the delivery guarantee of the recommendations. Translated last, so every earlier sink
-    keeps its uid (tests/unit/jobs/test_graph_uids.py).
-
-    PyFlink's ``get_side_output`` would add an identity Python map per record; in thread
-    mode the operator already hands the JVM rows of the tag's type, so the Java side output
-    goes straight into the table conversion.
-    """
-    j_side = recommendations._j_data_stream.getSideOutput(SERVING_FEATURES.get_java_output_tag())
-    logged = t_env.from_data_stream(DataStream(j_side))
-    t_env.create_temporary_table(
-        "serving_features_sink", _kafka_sink(config, config.topics.serving_features, "user_id")
-    )
-    statements = t_env.create_statement_set()
-    statements.add_insert("serving_features_sink", logged)
-    statements.attach_as_datastream()
 
 
 def _keyed_by_user(parsed: DataStream) -> KeyedStream:
@@ -246,23 +226,33 @@ def _control_row(kind: str, payload: bytes | None) -> Row:
     return Row(kind=kind, payload=bytes(payload or b"").decode(LOSSLESS_CHARSET))
 
 
-def _kafka_sink(config: JobConfig, topic: str, key_field: str) -> TableDescriptor:
+def _kafka_sink(
+    config: JobConfig, topic: str, key_field: str, routed: tuple[str, ...] = ()
+) -> TableDescriptor:
     """A Kafka sink keyed by ``key_field``; the other column is the raw record value.
 
     It goes through the Table API because PyFlink's KafkaSink record serializer cannot
     take the key from one field and the value from another; underneath it is the same
     connector's KafkaSink, with the same transactional exactly-once.
+
+    ``routed``: more topics the rows may name in a third column, ``topic`` (the
+    connector's writable metadata; the topic list is its allow-list). The serving-features
+    records travel this way, through the recommendations sink: a side output of the
+    keyed broadcast operator is not wired up by PyFlink 2.3 in thread mode (its tag is
+    never registered on that operator: "'tuple' object has no attribute '_values'" on the
+    first record), and a second column projected away before the sink would add a plan
+    node and renumber the sink's uid. One sink also puts both records of an event in one
+    transaction.
     """
     other = "value"
+    schema = Schema.new_builder().column(key_field, DataTypes.STRING())
+    schema = schema.column(other, DataTypes.STRING())
+    if routed:
+        schema = schema.column_by_metadata("topic", DataTypes.STRING())
     descriptor = (
         TableDescriptor.for_connector("kafka")
-        .schema(
-            Schema.new_builder()
-            .column(key_field, DataTypes.STRING())
-            .column(other, DataTypes.STRING())
-            .build()
-        )
-        .option("topic", topic)
+        .schema(schema.build())
+        .option("topic", ";".join((topic, *routed)))
         .option("properties.bootstrap.servers", config.bootstrap)
         .option("key.format", "raw")
         .option("key.fields", key_field)
@@ -292,6 +282,7 @@ def _settings(config: JobConfig) -> RecommendSettings:
         cassandra=cassandra,
         model_intake=_intake_settings(config.models),
         serving_log=config.serving_log,
+        topics=config.topics,
     )
 
 

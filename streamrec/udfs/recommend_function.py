@@ -40,14 +40,14 @@ from typing import Any
 
 from pyflink.common import Row
 from pyflink.common.typeinfo import Types
-from pyflink.datastream import KeyedBroadcastProcessFunction, OutputTag, RuntimeContext
+from pyflink.datastream import KeyedBroadcastProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
 
 from streamrec.contracts.event import Event
 from streamrec.contracts.feedback import parse_feedback
 from streamrec.contracts.recommendation import STRATEGIES
 from streamrec.contracts.trending import InvalidTrendingError, parse_trending
-from streamrec.job_config.settings import Batching, Scoring, ServingLog, UserState
+from streamrec.job_config.settings import Batching, Scoring, ServingLog, Topics, UserState
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.popularity import FALLBACK_VERSION
 from streamrec.scoring.worker import WorkerSettings
@@ -62,10 +62,13 @@ from streamrec.udfs.timer_rounds import TimerRounds
 
 log = logging.getLogger(__name__)
 
-OUTPUT_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
-SERVING_FEATURES = OutputTag("serving-features", OUTPUT_TYPE)
-"""Side output: the serving-features record of each logged recommendation (key, JSON),
-built by the scoring worker (scoring.serving_log) and written by its own Kafka sink."""
+OUTPUT_TYPE = Types.ROW_NAMED(
+    ["user_id", "value", "topic"], [Types.STRING(), Types.STRING(), Types.STRING()]
+)
+"""Key, record and the Kafka topic it goes to: ``recommendations`` or, for the
+serving-features record of a logged recommendation (scoring.serving_log),
+``serving-features``. One sink writes both, in one transaction (jobs.recommend says why
+not a side output)."""
 CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
 """Broadcast side: kind ``model`` (a signed model reference), ``rules``, ``trending`` (the
 job's own trending query, one scope's list) or ``feedback`` (the job's feedback query, one
@@ -104,7 +107,9 @@ class RecommendSettings:
     model_intake: IntakeSettings = field(default_factory=IntakeSettings)
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
     serving_log: ServingLog = field(default_factory=ServingLog)
-    """Which users' serving features go to the side output."""
+    """Which users' serving features are logged."""
+    topics: Topics = field(default_factory=Topics)
+    """Where each output row goes (OUTPUT_TYPE's ``topic``)."""
 
     def worker_settings(self) -> WorkerSettings:
         scoring = self.scoring
@@ -297,11 +302,12 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
                 counter.inc(count)
         # The worker writes Cassandra while these travel to Kafka; ``written`` returns inside
         # this timer callback, before any checkpoint barrier can be handled (sinks.cassandra).
+        topics = self.settings.topics
         for user_id, value in zip(answer.user_ids, answer.values, strict=True):
-            yield Row(user_id=user_id, value=value)
+            yield Row(user_id=user_id, value=value, topic=topics.recommendations)
         logged = answer.features
         for user_id, value in zip(logged.user_ids, logged.values, strict=True):
-            yield SERVING_FEATURES, Row(user_id=user_id, value=value)
+            yield Row(user_id=user_id, value=value, topic=topics.serving_features)
         self.features_logged.inc(len(logged.values))
         self.features_dropped.inc(logged.dropped)
         report = self.worker.written()
