@@ -108,7 +108,9 @@ class ServingFeatures:
     """The triggering event's item (None for an item-less type such as ``request``)."""
     items: Sequence[ServedItem]
     context: Mapping[str, Any] = field(default_factory=dict)
-    """The triggering event's context, as it came."""
+    """The triggering event's context as the scoring operator has it: the job's parser
+    passes no context to the keyed operator (scoring does not read it), so the job's
+    records carry ``{}`` for now; join with ``events`` on event_id for it."""
 
     def to_dict(self) -> dict[str, Any]:
         spec = self.feature_spec

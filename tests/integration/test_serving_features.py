@@ -1,14 +1,19 @@
 """Logged serving features on the real stack: one record per recommendation on the
 serving-features topic (read_committed), keyed by user, with the recommendation's event_id
-and the user's state right after its event, equal to what folding the same events gives."""
+and the user's state right after its event, equal to what folding the same events gives;
+exported back from Kafka, they pair into the training examples the fold builds."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 from streamrec.contracts.event import Event
 from streamrec.contracts.serving_features import parse_serving_features
+from streamrec.model_registry.examples import fold
+from streamrec.model_registry.serving_log import logged_examples, read_serving_log
+from streamrec.model_registry.serving_log_export import export_topic
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
 from streamrec.state.features import UserFeatures, empty, update
@@ -22,8 +27,14 @@ from tests.integration.job_harness import (
 )
 
 
+def pairs(features: list[UserFeatures], items: list[str]) -> list[str]:
+    """(features, label) pairs in a comparable order."""
+    pairs = zip(features, items, strict=True)
+    return sorted(json.dumps([f.to_dict(), i], sort_keys=True) for f, i in pairs)
+
+
 def test_each_recommendation_logs_the_features_it_was_scored_with(
-    stack_config: StackConfig,
+    stack_config: StackConfig, tmp_path: Path
 ) -> None:
     topics = JobTopics(f"sf_{uuid.uuid4().hex[:8]}")
     # No model: popularity answers, and the fold sees no catalogue (every category unknown),
@@ -69,9 +80,21 @@ def test_each_recommendation_logs_the_features_it_was_scored_with(
             assert (record.model_version, record.strategy) == (
                 answer["model_version"], answer["strategy"],
             )  # fmt: skip
+            # The parser hands the keyed operator no context (scoring does not read it).
             assert (record.item_id, record.event_type, dict(record.context)) == (
-                event.item_id, event.type, event.context,
+                event.item_id, event.type, {},
             )  # fmt: skip
+
+        # The export command reads the same records back, and training pairs them into the
+        # examples folding the events gives.
+        exported = export_topic(stack_config.kafka_bootstrap, logged.topic, tmp_path / "log")
+        assert exported.records == len(ids)
+        examples = logged_examples(read_serving_log(tmp_path / "log"))
+        folded = fold(sorted((Event.from_dict(e) for e in events), key=lambda e: e.ts), {})
+        assert pairs(examples.features, examples.items) == pairs(
+            folded.example_features, folded.example_items
+        )
+        assert len(examples.items) == 2 * (len(kinds) - 1)
     finally:
         recs.close()
         logged.close()
