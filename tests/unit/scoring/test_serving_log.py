@@ -6,9 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from streamrec.contracts.event import Event
 from streamrec.contracts.serving_features import parse_serving_features
 from streamrec.model_registry.synthetic import GeneratedData
+from streamrec.scoring import serving_log
 from streamrec.scoring.batch_answer import BatchRequest, FeatureLog, answer_batch
 from streamrec.scoring.popularity import PopularityFallback
 from streamrec.scoring.serving_log import logs_user
@@ -86,23 +89,18 @@ def test_users_are_sampled_whole_and_the_same_way_every_time() -> None:
     assert set(per_user) == {u for u in users[:200] if logs_user(u, 0.25)}
 
 
-def test_a_record_over_the_bound_is_dropped_and_counted() -> None:
+def test_a_record_over_the_bound_is_dropped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     big = "x" * 250
     events = [Event(f"e{n}", "u1", f"{big}{n}", "view", 1_000 + n) for n in range(200)]
     events += [Event("huge", "u1", "a", "view", 5_000, {f"k{n}": "y" * 200 for n in range(60)})]
     features = folded(events)
-    # The engaged ids fill ~50 KiB; shrink the bound instead of building megabytes.
-    import streamrec.scoring.serving_log as serving_log
-
-    original = serving_log.MAX_SERVING_FEATURES_BYTES
-    serving_log.MAX_SERVING_FEATURES_BYTES = 60_000
-    try:
-        answer = answer_batch(
-            BatchRequest(events, features), None, None, PopularityFallback(), 3, 10, "brute",
-            feature_log=FeatureLog(default_spec(), 1.0),
-        )  # fmt: skip
-    finally:
-        serving_log.MAX_SERVING_FEATURES_BYTES = original
+    # The engaged ids fill ~50 KiB and the context 12 KiB more: a bound between the two
+    # stands in for the real one without building megabytes.
+    monkeypatch.setattr(serving_log, "MAX_SERVING_FEATURES_BYTES", 60_000)
+    answer = answer_batch(
+        BatchRequest(events, features), None, None, PopularityFallback(), 3, 10, "brute",
+        feature_log=FeatureLog(default_spec(), 1.0),
+    )  # fmt: skip
     assert answer.features.dropped == 1
     assert "huge" not in {json.loads(v)["event_id"] for v in answer.features.values}
     assert len(answer.values) == len(events)  # the recommendation itself still goes out
