@@ -26,9 +26,9 @@ changes; max parallelism is fixed at 128 for the same reason)::
       -> interval join on the id (jobs.feedback_sql) -> counts per minute per model version
       -> feedback (Kafka, key = model version), read back for Cassandra and the metrics
 
-    recommend -> serving-features (Kafka, key = user_id, the recommendations sink routes
-      these rows by their topic column): the features each recommendation was scored
-      with (--serving-features-rate)
+    recommend -> serving-features (Kafka, key = user_id, exactly-once by default): the
+      features each recommendation was scored with (--serving-features-rate); recommend's
+      rows name their topic and a JVM flatMap per topic splits them before each sink
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ from streamrec.udfs.parse_events import DEAD_LETTERS, KEYED_EVENT_TYPE, ParseEve
 from streamrec.udfs.recommend_function import (
     CONTROL_TYPE,
     OUTPUT_TYPE,
+    RECORD_TYPE,
     SERVING_STATE,
     RecommendFunction,
     RecommendSettings,
@@ -131,13 +132,13 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
     t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
     statements = t_env.create_statement_set()
     # The recommend operator's rows name their topic: recommendations, or serving-features
-    # for the features a logged recommendation was scored with (see _kafka_sink).
-    for name, stream, topic, key, routed in (
-        ("recommendations_sink", recommendations, topics.recommendations, "user_id",
-         (topics.serving_features,)),
-        ("dead_letters_sink", dead_letters, topics.dead_letters, "reason", ()),
-    ):  # fmt: skip
-        t_env.create_temporary_table(name, _kafka_sink(config, topic, key, routed))
+    # for the features a logged recommendation was scored with; split in the JVM.
+    answers = _rows_for(recommendations, topics.recommendations, "recommendation-rows")
+    for name, stream, topic, key in (
+        ("recommendations_sink", answers, topics.recommendations, "user_id"),
+        ("dead_letters_sink", dead_letters, topics.dead_letters, "reason"),
+    ):
+        t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
         statements.add_insert(name, t_env.from_data_stream(stream))
     statements.attach_as_datastream()
     # Translated after the sinks above: the plan numbers its operators in translation
@@ -151,6 +152,19 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
         t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
         signals.add_insert(name, table)
     signals.attach_as_datastream()
+    if config.serving_log.rate > 0:
+        # Last: every earlier sink keeps the uid its plan number gives it.
+        logged = t_env.create_statement_set()
+        t_env.create_temporary_table(
+            "serving_features_sink", _kafka_sink(config, topics.serving_features, "user_id")
+        )
+        logged.add_insert(
+            "serving_features_sink",
+            t_env.from_data_stream(
+                _rows_for(recommendations, topics.serving_features, "serving-features-rows")
+            ),
+        )
+        logged.attach_as_datastream()
 
 
 def _keyed_by_user(parsed: DataStream) -> KeyedStream:
@@ -226,33 +240,38 @@ def _control_row(kind: str, payload: bytes | None) -> Row:
     return Row(kind=kind, payload=bytes(payload or b"").decode(LOSSLESS_CHARSET))
 
 
-def _kafka_sink(
-    config: JobConfig, topic: str, key_field: str, routed: tuple[str, ...] = ()
-) -> TableDescriptor:
+def _rows_for(recommendations: DataStream, topic: str, uid: str) -> DataStream:
+    """The recommend operator's rows bound for ``topic``, as (user_id, value), split in
+    the JVM (``RowsForTopic`` of jvm/streamrec-connectors): no Python per record.
+
+    Why one output with a topic column: a side output of the keyed broadcast operator is
+    not wired up by PyFlink 2.3 in thread mode (its tag is never registered on that
+    operator; the first record failed the task with "'tuple' object has no attribute
+    '_values'"); and routing by Kafka's writable ``topic`` metadata made the planner add a
+    cast and a not-null check before the recommendations sink, renumbering its uid.
+    """
+    j_split = get_gateway().jvm.dev.streamrec.connectors.RowsForTopic(topic)
+    j_rows = recommendations._j_data_stream.flatMap(j_split, RECORD_TYPE.get_java_type_info())
+    return DataStream(j_rows.uid(uid).name(uid))
+
+
+def _kafka_sink(config: JobConfig, topic: str, key_field: str) -> TableDescriptor:
     """A Kafka sink keyed by ``key_field``; the other column is the raw record value.
 
     It goes through the Table API because PyFlink's KafkaSink record serializer cannot
     take the key from one field and the value from another; underneath it is the same
     connector's KafkaSink, with the same transactional exactly-once.
-
-    ``routed``: more topics the rows may name in a third column, ``topic`` (the
-    connector's writable metadata; the topic list is its allow-list). The serving-features
-    records travel this way, through the recommendations sink: a side output of the
-    keyed broadcast operator is not wired up by PyFlink 2.3 in thread mode (its tag is
-    never registered on that operator: "'tuple' object has no attribute '_values'" on the
-    first record), and a second column projected away before the sink would add a plan
-    node and renumber the sink's uid. One sink also puts both records of an event in one
-    transaction.
     """
     other = "value"
-    schema = Schema.new_builder().column(key_field, DataTypes.STRING())
-    schema = schema.column(other, DataTypes.STRING())
-    if routed:
-        schema = schema.column_by_metadata("topic", DataTypes.STRING())
     descriptor = (
         TableDescriptor.for_connector("kafka")
-        .schema(schema.build())
-        .option("topic", ";".join((topic, *routed)))
+        .schema(
+            Schema.new_builder()
+            .column(key_field, DataTypes.STRING())
+            .column(other, DataTypes.STRING())
+            .build()
+        )
+        .option("topic", topic)
         .option("properties.bootstrap.servers", config.bootstrap)
         .option("key.format", "raw")
         .option("key.fields", key_field)

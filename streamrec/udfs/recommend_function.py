@@ -67,8 +67,10 @@ OUTPUT_TYPE = Types.ROW_NAMED(
 )
 """Key, record and the Kafka topic it goes to: ``recommendations`` or, for the
 serving-features record of a logged recommendation (scoring.serving_log),
-``serving-features``. One sink writes both, in one transaction (jobs.recommend says why
-not a side output)."""
+``serving-features``; split per topic in the JVM (jobs.recommend says why not a side
+output)."""
+RECORD_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
+"""One topic's rows of OUTPUT_TYPE, as each Kafka sink takes them."""
 CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
 """Broadcast side: kind ``model`` (a signed model reference), ``rules``, ``trending`` (the
 job's own trending query, one scope's list) or ``feedback`` (the job's feedback query, one
