@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -131,6 +132,12 @@ def generate(
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the package here."
 )
+@click.option(
+    "--serving-log",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Train on the features the job served (JSONL from `model export-serving-log`), "
+    "each labelled by the user's next engagement; --items adds the catalogue's categories.",
+)
 @user_errors
 def train(
     model_name: str,
@@ -142,20 +149,32 @@ def train(
     ranker: bool,
     engaged_history: bool,
     out: Path | None,
+    serving_log: Path | None,
 ) -> None:
-    """Train on generated data (default) or a real log; register a version as challenger."""
+    """Train on generated data (default), a real log or the job's serving log; register a
+    version as challenger."""
     from streamrec.model_package.package import build_package
     from streamrec.model_registry.mlflow_registry import MlflowRegistry
     from streamrec.model_registry.train import TrainConfig
     from streamrec.model_registry.train import train as run_training
 
-    loaded = load_source(source)
-    if loaded is None:
-        from streamrec.model_registry import synthetic
+    logged, log_facts = None, {}
+    if serving_log is not None:
+        logged, categories = _serving_log_input(serving_log, source)
+        events = logged.events
+        log_facts = {
+            "serving_log_examples": float(len(logged.items)),
+            "serving_log_gaps": float(logged.gaps),
+            "serving_log_duplicates": float(logged.duplicates),
+        }
+    else:
+        loaded = load_source(source)
+        if loaded is None:
+            from streamrec.model_registry import synthetic
 
-        data = synthetic.generate(synthetic.SyntheticConfig(seed=seed))
-        loaded = data.events, data.item_categories
-    events, categories = loaded
+            data = synthetic.generate(synthetic.SyntheticConfig(seed=seed))
+            loaded = data.events, data.item_categories
+        events, categories = loaded
     click.echo(f"training on {len(events)} events")
     config = TrainConfig(
         epochs=epochs,
@@ -163,9 +182,12 @@ def train(
         use_ranker=ranker,
         engaged_history=engaged_history,
     )
+    if logged is not None:  # the fold the job served with, or the model would not load
+        config = dataclasses.replace(config, half_life_ms=logged.spec.half_life_ms)
     started = time.perf_counter()
-    result = run_training(events, categories, config)
-    metrics = {**result.metrics, **result.timings, "train_total_s": time.perf_counter() - started}
+    result = run_training(events, categories, config, logged)
+    metrics = {**result.metrics, **result.timings, **log_facts,
+               "train_total_s": time.perf_counter() - started}  # fmt: skip
     registry = MlflowRegistry(tracking_uri, model_name)
     packages: dict[str, bytes] = {}
 
@@ -184,6 +206,51 @@ def train(
         f"registered {model_name} version {registered.version} (run {registered.run_id}) "
         f"as challenger; package {len(package)} bytes"
     )
+
+
+def _serving_log_input(path: Path, source: DataSource) -> tuple[Any, dict[str, str]]:
+    """The serving log's examples and the item categories (``--items``, else the events'
+    context.category); says what was skipped and which model versions served the log."""
+    from streamrec.model_registry import loaders
+    from streamrec.model_registry.serving_log import (
+        categories_from_context,
+        logged_examples,
+        read_serving_log,
+    )
+
+    if any(p is not None for p in (source.events_path, source.movielens, source.csv_path,
+                                   source.log)):  # fmt: skip
+        raise click.ClickException("--serving-log is a data source: give no other")
+    served = read_serving_log(path)
+    if served.bad_lines:
+        click.echo(f"skipped {sum(served.bad_lines.values())} bad lines: {served.bad_summary()}")
+    logged = logged_examples(served)
+    versions = ", ".join(f"{v}: {n}" for v, n in sorted(logged.model_versions.items()))
+    click.echo(
+        f"serving log: {len(served.records)} records (model versions {versions}), "
+        f"{len(logged.items)} examples; {logged.gaps} pairs with a gap and "
+        f"{logged.duplicates} duplicate records left out"
+    )
+    if source.items_path is not None:
+        return logged, loaders.load_items_csv(source.items_path)
+    return logged, categories_from_context(logged.events)
+
+
+@model.command("export-serving-log")
+@bootstrap_option
+@click.option(
+    "--topic", default=Topics.serving_features, show_default=True, help="The job's topic."
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--timeout-s", default=300.0, show_default=True)
+@user_errors
+def export_serving_log(bootstrap_servers: str, topic: str, out: Path, timeout_s: float) -> None:
+    """Copy the serving-features topic (committed records) to a JSONL file for
+    `model train --serving-log`."""
+    from streamrec.model_registry.serving_log_export import export_topic
+
+    done = export_topic(bootstrap_servers, topic, out, timeout_s=timeout_s)
+    click.echo(f"wrote {done.records} records to {out} ({done.tombstones} tombstones skipped)")
 
 
 @model.command()

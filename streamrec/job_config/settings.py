@@ -82,6 +82,12 @@ class Topics:
         "feedback", "--feedback-topic", "impressions, clicks and CTR per model version"
     )
     """One record per minute per (model version, rules version, strategy) with feedback."""
+    serving_features: str = option(
+        "serving-features", "--serving-features-topic", "features each recommendation was "
+        "scored with, key = user_id (training input)",
+    )  # fmt: skip
+    """One record per logged recommendation (contracts.serving_features): what
+    ``streamrec model train --serving-log`` trains on."""
 
     def prefixed(self, prefix: str) -> Topics:
         """The same topics under ``prefix`` (tests and benchmarks run one job per prefix)."""
@@ -407,6 +413,25 @@ class ModelIntake:
 
 
 @dataclass(frozen=True)
+class ServingLog:
+    """The features each recommendation was scored with, logged for training
+    (contracts.serving_features, scoring.serving_log)."""
+
+    rate: float = option(
+        1.0,
+        "--serving-features-rate",
+        "share of users whose serving features are logged (0: off; users are sampled, "
+        "not events, so a logged user's records stay consecutive)",
+    )
+    """On for every user by default: the log is the next model's training input, and a
+    sample trains on fewer users. It is one more JSON record per recommendation (a few KiB:
+    the user's state) on an exactly-once topic; docs/architecture.md has its measured cost."""
+
+    def __post_init__(self) -> None:
+        _check(self, "rate", 0.0 <= self.rate <= 1.0, "must be from 0 to 1")
+
+
+@dataclass(frozen=True)
 class JobConfig:
     """Everything ``jobs/recommend.py`` is built from; only ``bootstrap`` has no default."""
 
@@ -430,6 +455,7 @@ class JobConfig:
     trending: Trending = field(default_factory=Trending)
     feedback: Feedback = field(default_factory=Feedback)
     models: ModelIntake = field(default_factory=ModelIntake)
+    serving_log: ServingLog = field(default_factory=ServingLog)
 
     def __post_init__(self) -> None:
         _check(self, "bootstrap", bool(self.bootstrap), "is required (host:port of Kafka)")

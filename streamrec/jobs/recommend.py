@@ -28,6 +28,10 @@ changes; max parallelism is fixed at 128 for the same reason)::
     events (view/click/add/purchase) + recommendations
       -> interval join on the user, an engaged item in the first k (jobs.hit_rate_sql)
       -> hit rate per minute per model version -> feedback (Kafka), as above
+
+    recommend -> serving-features (Kafka, key = user_id, exactly-once by default): the
+      features each recommendation was scored with (--serving-features-rate); recommend's
+      rows name their topic and a JVM flatMap per topic splits them before each sink
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ from streamrec.udfs.parse_events import DEAD_LETTERS, KEYED_EVENT_TYPE, ParseEve
 from streamrec.udfs.recommend_function import (
     CONTROL_TYPE,
     OUTPUT_TYPE,
+    RECORD_TYPE,
     SERVING_STATE,
     RecommendFunction,
     RecommendSettings,
@@ -130,8 +135,11 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
     # Table operators get uids from the plan only when asked; savepoints need them.
     t_env.get_config().set("table.exec.uid.generation", "ALWAYS")
     statements = t_env.create_statement_set()
+    # The recommend operator's rows name their topic: recommendations, or serving-features
+    # for the features a logged recommendation was scored with; split in the JVM.
+    answers = _rows_for(recommendations, topics.recommendations, "recommendation-rows")
     for name, stream, topic, key in (
-        ("recommendations_sink", recommendations, topics.recommendations, "user_id"),
+        ("recommendations_sink", answers, topics.recommendations, "user_id"),
         ("dead_letters_sink", dead_letters, topics.dead_letters, "reason"),
     ):
         t_env.create_temporary_table(name, _kafka_sink(config, topic, key))
@@ -151,6 +159,19 @@ def build(env: StreamExecutionEnvironment, config: JobConfig) -> None:
         t_env.create_temporary_table(name, _kafka_sink(config, topic, key, writer))
         signals.add_insert(name, table)
     signals.attach_as_datastream()
+    if config.serving_log.rate > 0:
+        # Last: every earlier sink keeps the uid its plan number gives it.
+        logged = t_env.create_statement_set()
+        t_env.create_temporary_table(
+            "serving_features_sink", _kafka_sink(config, topics.serving_features, "user_id")
+        )
+        logged.add_insert(
+            "serving_features_sink",
+            t_env.from_data_stream(
+                _rows_for(recommendations, topics.serving_features, "serving-features-rows")
+            ),
+        )
+        logged.attach_as_datastream()
 
 
 def _keyed_by_user(parsed: DataStream) -> KeyedStream:
@@ -232,6 +253,21 @@ def _transaction_prefix(config: JobConfig, topic: str, writer: str | None) -> st
     return f"{config.job_name}-{topic}" + (f"-{writer}" if writer else "")
 
 
+def _rows_for(recommendations: DataStream, topic: str, uid: str) -> DataStream:
+    """The recommend operator's rows bound for ``topic``, as (user_id, value), split in
+    the JVM (``RowsForTopic`` of jvm/streamrec-connectors): no Python per record.
+
+    Why one output with a topic column: a side output of the keyed broadcast operator is
+    not wired up by PyFlink 2.3 in thread mode (its tag is never registered on that
+    operator; the first record failed the task with "'tuple' object has no attribute
+    '_values'"); and routing by Kafka's writable ``topic`` metadata made the planner add a
+    cast and a not-null check before the recommendations sink, renumbering its uid.
+    """
+    j_split = get_gateway().jvm.dev.streamrec.connectors.RowsForTopic(topic)
+    j_rows = recommendations._j_data_stream.flatMap(j_split, RECORD_TYPE.get_java_type_info())
+    return DataStream(j_rows.uid(uid).name(uid))
+
+
 def _kafka_sink(
     config: JobConfig, topic: str, key_field: str, writer: str | None = None
 ) -> TableDescriptor:
@@ -284,6 +320,8 @@ def _settings(config: JobConfig) -> RecommendSettings:
         state=config.state,
         cassandra=cassandra,
         model_intake=_intake_settings(config.models),
+        serving_log=config.serving_log,
+        topics=config.topics,
     )
 
 

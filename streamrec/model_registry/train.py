@@ -25,6 +25,7 @@ from streamrec.model_registry.protocols import (
     temporal_case,
 )
 from streamrec.model_registry.ranker import build_ranker, fit_ranker
+from streamrec.model_registry.serving_log import LoggedExamples
 from streamrec.model_registry.two_tower import build_towers, fit_two_tower, item_embeddings
 from streamrec.scoring.filters import keep_mask
 from streamrec.scoring.pipeline import embed_users
@@ -98,15 +99,22 @@ class Fitted:
 
 
 def train(
-    events: Sequence[Event], item_categories: Mapping[str, str], config: TrainConfig
+    events: Sequence[Event],
+    item_categories: Mapping[str, str],
+    config: TrainConfig,
+    logged: LoggedExamples | None = None,
 ) -> TrainResult:
     """Train on the past, evaluate on the future; ``events`` must be sorted by ts.
+
+    ``logged``: the towers learn from the serving log's examples (model_registry.
+    serving_log) before the cut instead of folding ``events`` (which are then the log's
+    triggering events: they still give the catalogue, popularity and the evaluation).
 
     Metrics: the model's Recall@K/NDCG@K, ``retrieval_*`` for the same model without its
     ranker, and ``pop_``/``recent_pop_``/``cooc_`` for the baselines on the same split.
     """
     case = temporal_case(events, item_categories, config.future_fraction, config.half_life_ms)
-    fitted = fit(case.train_events, item_categories, config)
+    fitted = fit(case.train_events, item_categories, config, logged)
     clock = time.perf_counter()
     model = load_package(
         build_package(fitted.artifacts, "candidate", "0", {}), fitted.artifacts.feature_spec
@@ -135,9 +143,14 @@ METRIC_PREFIX = {"popularity": "pop", "recent_popularity": "recent_pop", "cooccu
 
 
 def fit(
-    train_events: Sequence[Event], item_categories: Mapping[str, str], config: TrainConfig
+    train_events: Sequence[Event],
+    item_categories: Mapping[str, str],
+    config: TrainConfig,
+    logged: LoggedExamples | None = None,
 ) -> Fitted:
-    """Fit the towers (and the ranker) on ``train_events`` (sorted by ts) alone."""
+    """Fit the towers (and the ranker) on ``train_events`` (sorted by ts) alone; with
+    ``logged``, the towers' examples are its logged ones labelled before the last of
+    ``train_events`` (the ranker's and the blend's inner splits still fold events)."""
     import keras
 
     keras.utils.set_random_seed(config.seed)
@@ -173,7 +186,10 @@ def fit(
             inputs, targets = _rows(inputs, fresh), targets[fresh]
         return inputs, targets
 
-    inputs, targets = examples(train_events)
+    if logged is None:
+        inputs, targets = examples(train_events)
+    else:
+        inputs, targets = logged_inputs(logged, vectorizer, train_events[-1].ts + 1, config)
     timings["prepare_s"] = time.perf_counter() - clock
 
     towers = build_towers(
@@ -248,6 +264,29 @@ def fit(
         },
     )
     return Fitted(artifacts, losses, timings)
+
+
+def logged_inputs(
+    logged: LoggedExamples, vectorizer: FeatureVectorizer, before_ts: int, config: TrainConfig
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The towers' inputs and targets from logged examples labelled before ``before_ts``
+    (the held-out future stays unseen), sampled like ``fold`` does past max_examples."""
+    keep = [
+        n
+        for n, (item, ts) in enumerate(zip(logged.items, logged.ts, strict=True))
+        if ts < before_ts and item in vectorizer.item_index
+    ]
+    if not keep:
+        raise DataError(f"the serving log has no example labelled before {before_ts}")
+    if len(keep) > config.max_examples:
+        rng = np.random.default_rng(config.seed)
+        keep = sorted(rng.choice(keep, size=config.max_examples, replace=False).tolist())
+    inputs = vectorizer.transform([logged.features[n] for n in keep])
+    targets = np.array([vectorizer.item_index[logged.items[n]] for n in keep], np.int32)
+    if config.skip_recent_targets:
+        fresh = ~(inputs["recent_items"] == targets[:, None]).any(axis=1)
+        inputs, targets = _rows(inputs, fresh), targets[fresh]
+    return inputs, targets
 
 
 def _scoring_use(

@@ -22,8 +22,9 @@ from streamrec.model_package.package import LoadedModel
 from streamrec.scoring.cold_start import TrendingBoard, trending_answers
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
 from streamrec.scoring.popularity import FALLBACK_VERSION, PopularityFallback
+from streamrec.scoring.serving_log import FeatureRecords, feature_records
 from streamrec.scoring.trending_mix import known_trending_rows, mix_fresh
-from streamrec.state.features import UserFeatures
+from streamrec.state.features import FeatureSpec, UserFeatures
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,15 @@ class TrendingUse:
     fresh_slots: int = 0
 
 
+@dataclass(frozen=True)
+class FeatureLog:
+    """Which users' serving features are logged (scoring.serving_log), and under which spec."""
+
+    spec: FeatureSpec
+    rate: float
+    """Share of users logged, 0 to 1 (job_config.settings.ServingLog)."""
+
+
 @dataclass
 class BatchAnswer:
     user_ids: list[str]
@@ -69,6 +79,8 @@ class BatchAnswer:
     score_ms: float = 0.0
     recommendations: list[Recommendation] = field(default_factory=list, repr=False)
     """The records themselves, for the Cassandra writer (not sent back over the pipe)."""
+    features: FeatureRecords = field(default_factory=lambda: FeatureRecords([], []))
+    """The serving-features record of each logged recommendation, JSON, in request order."""
 
 
 def answer_batch(
@@ -80,6 +92,7 @@ def answer_batch(
     num_candidates: int,
     backend: str,
     trending: TrendingUse | None = None,
+    feature_log: FeatureLog | None = None,
 ) -> BatchAnswer:
     started = time.perf_counter()
     for event in request.events:
@@ -151,9 +164,15 @@ def answer_batch(
             request.events, features, lists, strategies, strict=True
         )
     ]
+    logged = (
+        feature_records(recs, request.events, features, feature_log.spec, feature_log.rate)
+        if feature_log is not None
+        else FeatureRecords([], [])
+    )
     return BatchAnswer(
         user_ids=[r.user_id for r in recs],
         values=[r.to_json() for r in recs],
+        features=logged,
         model_version=version,
         scoring_error=error,
         candidates_after=stages,

@@ -39,7 +39,13 @@ from streamrec.job_config.settings import Scoring
 from streamrec.model_package.errors import ModelPackageError, rejection_reason
 from streamrec.model_package.package import LoadedModel
 from streamrec.model_package.package_limits import DEFAULT_LIMITS, PackageLimits
-from streamrec.scoring.batch_answer import BatchAnswer, BatchRequest, TrendingUse, answer_batch
+from streamrec.scoring.batch_answer import (
+    BatchAnswer,
+    BatchRequest,
+    FeatureLog,
+    TrendingUse,
+    answer_batch,
+)
 from streamrec.scoring.cold_start import TrendingBoard
 from streamrec.scoring.frames import WorkerGone, read_frame, write_frame
 from streamrec.scoring.popularity import PopularityFallback
@@ -68,6 +74,9 @@ class WorkerSettings:
     """Items trending now added to every user's candidates (scoring.trending_mix)."""
     trending_slots: int = Scoring.trending_slots
     """Places in a model's list for trending items the model has never seen."""
+    serving_features_rate: float = 0.0
+    """Share of users whose serving features are logged (job_config.settings.ServingLog;
+    0 here so that a worker started outside the job logs nothing)."""
 
 
 @dataclass
@@ -140,8 +149,9 @@ class Scorer:
         s = self.settings
         trending = TrendingUse(self.trending, self.category_of, s.cold_start_events,
                                s.trending_candidates, s.trending_slots)  # fmt: skip
+        logged = FeatureLog(s.feature_spec, s.serving_features_rate)
         return answer_batch(request, self.model, self.rules, self.fallback, s.k,
-                            s.num_candidates, s.retrieval_backend, trending)  # fmt: skip
+                            s.num_candidates, s.retrieval_backend, trending, logged)  # fmt: skip
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:

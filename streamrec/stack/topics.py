@@ -43,6 +43,8 @@ def stack_topics(partitions: int, prefix: str = "") -> list[TopicSpec]:
         # per category would otherwise fill a 1 GiB segment first.
         TopicSpec(topics.trending, 1, {**compacted, "segment.ms": "600000"}),
         TopicSpec(topics.feedback, 1),
+        # Keyed by user like recommendations, so one user's records stay in order.
+        TopicSpec(topics.serving_features, partitions),
     ]
 
 

@@ -47,7 +47,7 @@ from streamrec.contracts.event import Event
 from streamrec.contracts.feedback import parse_feedback
 from streamrec.contracts.recommendation import STRATEGIES
 from streamrec.contracts.trending import InvalidTrendingError, parse_trending
-from streamrec.job_config.settings import Batching, Scoring, UserState
+from streamrec.job_config.settings import Batching, Scoring, ServingLog, Topics, UserState
 from streamrec.scoring.batch_answer import BatchRequest
 from streamrec.scoring.popularity import FALLBACK_VERSION
 from streamrec.scoring.worker import WorkerSettings
@@ -62,7 +62,15 @@ from streamrec.udfs.timer_rounds import TimerRounds
 
 log = logging.getLogger(__name__)
 
-OUTPUT_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
+OUTPUT_TYPE = Types.ROW_NAMED(
+    ["user_id", "value", "topic"], [Types.STRING(), Types.STRING(), Types.STRING()]
+)
+"""Key, record and the Kafka topic it goes to: ``recommendations`` or, for the
+serving-features record of a logged recommendation (scoring.serving_log),
+``serving-features``; split per topic in the JVM (jobs.recommend says why not a side
+output)."""
+RECORD_TYPE = Types.ROW_NAMED(["user_id", "value"], [Types.STRING(), Types.STRING()])
+"""One topic's rows of OUTPUT_TYPE, as each Kafka sink takes them."""
 CONTROL_TYPE = Types.ROW_NAMED(["kind", "payload"], [Types.STRING(), Types.STRING()])
 """Broadcast side: kind ``model`` (a signed model reference), ``rules``, ``trending`` (the
 job's own trending query, one scope's list) or ``feedback`` (the job's feedback query, one
@@ -100,6 +108,10 @@ class RecommendSettings:
     cassandra: CassandraSettings | None = None
     model_intake: IntakeSettings = field(default_factory=IntakeSettings)
     """Publisher keys, package cache and caps for model references (udfs.model_intake)."""
+    serving_log: ServingLog = field(default_factory=ServingLog)
+    """Which users' serving features are logged."""
+    topics: Topics = field(default_factory=Topics)
+    """Where each output row goes (OUTPUT_TYPE's ``topic``)."""
 
     def worker_settings(self) -> WorkerSettings:
         scoring = self.scoring
@@ -114,6 +126,7 @@ class RecommendSettings:
             cold_start_events=scoring.cold_start_events,
             trending_candidates=scoring.trending_candidates,
             trending_slots=scoring.trending_slots,
+            serving_features_rate=self.serving_log.rate,
         )
 
 
@@ -293,8 +306,14 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
                 counter.inc(count)
         # The worker writes Cassandra while these travel to Kafka; ``written`` returns inside
         # this timer callback, before any checkpoint barrier can be handled (sinks.cassandra).
+        topics = self.settings.topics
         for user_id, value in zip(answer.user_ids, answer.values, strict=True):
-            yield Row(user_id=user_id, value=value)
+            yield Row(user_id=user_id, value=value, topic=topics.recommendations)
+        logged = answer.features
+        for user_id, value in zip(logged.user_ids, logged.values, strict=True):
+            yield Row(user_id=user_id, value=value, topic=topics.serving_features)
+        self.features_logged.inc(len(logged.values))
+        self.features_dropped.inc(logged.dropped)
         report = self.worker.written()
         self._last_cassandra_ms = report.wait_ms
         self._cassandra_rows_rejected = report.rows_rejected
@@ -318,6 +337,9 @@ class RecommendFunction(KeyedBroadcastProcessFunction):
         self._candidates_per_event: dict[str, int] = {}
         self.events_in = group.counter("eventsIn")
         self.recs_out = group.counter("recommendationsOut")
+        # Serving-features records emitted, and those over the size bound (not logged).
+        self.features_logged = group.counter("servingFeaturesOut")
+        self.features_dropped = group.counter("servingFeaturesDropped")
         self.batches = group.counter("batches")
         self.models_rejected = group.counter("modelsRejected")
         self.rules_rejected = group.counter("rulesRejected")

@@ -13,6 +13,7 @@ from streamrec.job_config.settings import (
     JobConfig,
     ModelIntake,
     Scoring,
+    ServingLog,
     Topics,
     Trending,
     UserState,
@@ -69,6 +70,9 @@ DEFAULTS_BEFORE = {
     "feedback_window_ms": 60_000,
     "feedback_lateness_ms": 10_000,
     "feedback_hit_k": 10,
+    # Added with logged serving features (issue 15):
+    "serving_features_topic": "serving-features",
+    "serving_features_rate": 1.0,
 }
 
 EVERY_FIELD_CHANGED = JobConfig(
@@ -98,6 +102,7 @@ EVERY_FIELD_CHANGED = JobConfig(
         window_ms=600_000, slide_ms=120_000, lateness_ms=0, weights="purchase=1.5", top_n=5
     ),
     feedback=Feedback(horizon_ms=10_000, window_ms=5_000, lateness_ms=0),
+    serving_log=ServingLog(rate=0.25),
     models=ModelIntake(
         public_keys=("/a.pem", "/b.pem"),
         public_keys_base64=("QUJD",),
