@@ -24,6 +24,8 @@ if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
   apt_install openjdk-17-jdk-headless
 fi
 command -v mvn >/dev/null || apt_install maven
+# The optional metrics server (`streamrec stack up prometheus`); its test runs in the suite.
+command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ] || apt_install prometheus
 
 PYTHON="$(command -v python3.11 || true)"
 if [ -z "$PYTHON" ]; then

@@ -29,6 +29,7 @@ PORT_OPTIONS = [
     ("--flink-rpc-port", "flink_rpc_port", "STREAMREC_FLINK_RPC_PORT", 6123),
     ("--flink-metrics-port", "flink_metrics_port", "STREAMREC_FLINK_METRICS_PORT", 9249),
     ("--mlflow-port", "mlflow_port", "STREAMREC_MLFLOW_PORT", 5000),
+    ("--prometheus-port", "prometheus_port", "STREAMREC_PROMETHEUS_PORT", 9290),
 ]
 
 
@@ -93,7 +94,8 @@ def down(data_dir: Path | None, services: tuple[str, ...], **ports: int | None) 
 @services_argument
 @user_errors
 def status(data_dir: Path | None, services: tuple[str, ...], **ports: int | None) -> None:
-    """What is up, where, since when and how much memory it holds. Exit 1 if anything is not up."""
+    """What is up, where, since when and how much memory it holds. Exit 1 if anything is not
+    up (an optional server nobody started is ``off``, not a failure)."""
     config = StackConfig.for_data_dir(data_dir, **ports)
     rows = Stack(config, echo=click.echo).status(services or None)
     now = time.time()
@@ -102,7 +104,7 @@ def status(data_dir: Path | None, services: tuple[str, ...], **ports: int | None
         memory = f"{row.rss_bytes / 2**20:7.0f} MiB" if row.pids else "      - MiB"
         pids = ",".join(map(str, row.pids[:4])) or "-"
         click.echo(f"{row.name:10} {row.state:10} {uptime} {memory}  {row.address:38} pid {pids}")
-    if any(row.state != "up" for row in rows):
+    if any(row.state not in ("up", "off") for row in rows):
         raise SystemExit(1)
 
 

@@ -52,6 +52,9 @@ class StackConfig:
     port of this one and the next (Flink's reporter tries a range)."""
     mlflow_port: int = 5000
     """MLflow tracking server."""
+    prometheus_port: int = 9290
+    """The optional Prometheus server (``stack up prometheus``), on loopback; not 9090, which
+    Debian's own packaged service would take if a machine ran it."""
     keyspace: str = JobConfig.keyspace
     """Cassandra keyspace the migrations create; the job's default, so both agree."""
     topic_partitions: int = 4

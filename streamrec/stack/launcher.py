@@ -23,21 +23,27 @@ from streamrec.stack.services.cassandra import CassandraService
 from streamrec.stack.services.flink import FlinkService
 from streamrec.stack.services.kafka import KafkaService
 from streamrec.stack.services.mlflow import MlflowService
+from streamrec.stack.services.prometheus import PrometheusService
 
 SERVICE_TYPES: dict[str, type[Service]] = {
     "kafka": KafkaService,
     "cassandra": CassandraService,
     "flink": FlinkService,
     "mlflow": MlflowService,
+    "prometheus": PrometheusService,
 }
 ALL_SERVICES = tuple(SERVICE_TYPES)
+OPTIONAL_SERVICES = ("prometheus",)
+"""Started only when named (``stack up prometheus``); ``down`` and ``status`` cover them."""
+DEFAULT_SERVICES = tuple(n for n in ALL_SERVICES if n not in OPTIONAL_SERVICES)
 
 
 @dataclass(frozen=True)
 class ServiceStatus:
     name: str
     state: str
-    """``up`` (healthy), ``unhealthy`` (processes alive, not answering), ``down``."""
+    """``up`` (healthy), ``unhealthy`` (processes alive, not answering), ``down``, or
+    ``off`` (an optional service nobody started)."""
     pids: list[int]
     address: str
     rss_bytes: int
@@ -53,8 +59,8 @@ class StartReport:
     pids: list[int]
 
 
-def select(names: Iterable[str] | None) -> list[str]:
-    chosen = list(names) if names else list(ALL_SERVICES)
+def select(names: Iterable[str] | None, default: Iterable[str] = ALL_SERVICES) -> list[str]:
+    chosen = list(names) if names else list(default)
     unknown = [n for n in chosen if n not in SERVICE_TYPES]
     if unknown:
         raise StackError(
@@ -92,7 +98,7 @@ class Stack:
     # -- up ------------------------------------------------------------------
 
     def up(self, names: Iterable[str] | None = None) -> list[StartReport]:
-        chosen = [self.services[n] for n in select(names)]
+        chosen = [self.services[n] for n in select(names, DEFAULT_SERVICES)]
         toolchain.require_java()
         to_start: list[Service] = []
         for service in chosen:
@@ -245,7 +251,7 @@ class Stack:
             live = self._live_records(service)
             pids = [pid for r in live for pid in process.group_members(r.pid)]
             if not live:
-                state = "down"
+                state = "off" if name in OPTIONAL_SERVICES else "down"
             elif len(live) < len(service.process_names) or not service.is_healthy():
                 state = "unhealthy"
             else:

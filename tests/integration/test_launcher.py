@@ -10,7 +10,7 @@ from pathlib import Path
 
 from streamrec.stack import process
 from streamrec.stack.config import StackConfig, default_cache_dir
-from streamrec.stack.launcher import Stack
+from streamrec.stack.launcher import OPTIONAL_SERVICES, Stack
 from tests.integration.conftest import free_port
 
 CLI = [sys.executable, "-m", "streamrec.cli"]
@@ -18,7 +18,8 @@ CLI = [sys.executable, "-m", "streamrec.cli"]
 
 def test_up_twice_is_harmless(stack: Stack) -> None:
     before = {s.name: s.pids for s in stack.status()}
-    assert all(s.state == "up" for s in stack.status())
+    # Every default service; the optional Prometheus server is off unless started.
+    assert all(s.state == "up" or s.name in OPTIONAL_SERVICES for s in stack.status())
     reports = stack.up()
     assert all(r.already_running for r in reports)
     after = {s.name: s.pids for s in stack.status()}
@@ -44,7 +45,7 @@ def test_down_stops_only_our_processes(tmp_path: Path) -> None:
         assert outcome["mlflow"].startswith("stopped pid")
         assert process.owned_pids(str(config.data_dir)) == []
         assert bystander.poll() is None
-        assert [s.state for s in own.status()] == ["down"] * 4
+        assert [s.state for s in own.status()] == ["down"] * 4 + ["off"]
     finally:
         own.down()
         bystander.kill()
