@@ -34,6 +34,17 @@ FEEDBACK_TYPES = ("impression", "click", "add", "purchase")
 UNMATCHED = "unmatched"
 CLOCK_SKEW_MS = 60_000
 """Feedback stamped up to a minute before its recommendation was emitted still joins."""
+RECOMMENDATION_NAMES = """JSON_VALUE(payload, '$.event_id') AS rec_id,
+               COALESCE(JSON_VALUE(payload, '$.model_version'), 'unknown') AS model_version,
+               COALESCE(JSON_VALUE(payload, '$.rules_version'), 'none') AS rules_version,
+               COALESCE(JSON_VALUE(payload, '$.strategy'), 'model') AS strategy"""
+"""A recommendation's id and what answered it, from a record of the recommendations topic."""
+WINDOW_NAMES = f"""'model_version' VALUE model_version,
+                   'rules_version' VALUE rules_version,
+                   'strategy' VALUE strategy,
+                   'window_start' VALUE {epoch_ms("window_start")},
+                   'window_end' VALUE {epoch_ms("window_end")}"""
+"""The keys every feedback record starts with (contracts.feedback)."""
 
 
 def feedback_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
@@ -54,10 +65,7 @@ def feedback_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
     """)  # fmt: skip
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW served_recommendations AS
-        SELECT JSON_VALUE(payload, '$.event_id') AS rec_id,
-               COALESCE(JSON_VALUE(payload, '$.model_version'), 'unknown') AS model_version,
-               COALESCE(JSON_VALUE(payload, '$.rules_version'), 'none') AS rules_version,
-               COALESCE(JSON_VALUE(payload, '$.strategy'), 'model') AS strategy,
+        SELECT {RECOMMENDATION_NAMES},
                rec_time
         FROM {RECS_TABLE}
         WHERE JSON_VALUE(payload, '$.event_id') IS NOT NULL
@@ -80,11 +88,7 @@ def feedback_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
     )
     return t_env.sql_query(f"""
         SELECT model_version, JSON_OBJECT(
-                   'model_version' VALUE model_version,
-                   'rules_version' VALUE rules_version,
-                   'strategy' VALUE strategy,
-                   'window_start' VALUE {epoch_ms("window_start")},
-                   'window_end' VALUE {epoch_ms("window_end")},
+                   {WINDOW_NAMES},
                    'impressions' VALUE {counts['impression']},
                    'clicks' VALUE {counts['click']},
                    'adds' VALUE {counts['add']},

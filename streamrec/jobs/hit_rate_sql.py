@@ -20,8 +20,13 @@ from pyflink.table import StreamTableEnvironment, Table
 
 from streamrec.contracts.event import MAX_ID_CHARS
 from streamrec.job_config.settings import JobConfig
-from streamrec.jobs.feedback_sql import CLOCK_SKEW_MS, RECS_TABLE
-from streamrec.jobs.sql_literals import epoch_ms, interval
+from streamrec.jobs.feedback_sql import (
+    CLOCK_SKEW_MS,
+    RECOMMENDATION_NAMES,
+    RECS_TABLE,
+    WINDOW_NAMES,
+)
+from streamrec.jobs.sql_literals import interval
 from streamrec.jobs.trending_sql import EVENTS_TABLE
 
 ENGAGEMENT_TYPES = ("view", "click", "add", "purchase")
@@ -37,10 +42,7 @@ def hit_rate_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
     types = ", ".join(f"'{t}'" for t in ENGAGEMENT_TYPES)
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW hit_recommendations AS
-        SELECT JSON_VALUE(payload, '$.event_id') AS rec_id,
-               COALESCE(JSON_VALUE(payload, '$.model_version'), 'unknown') AS model_version,
-               COALESCE(JSON_VALUE(payload, '$.rules_version'), 'none') AS rules_version,
-               COALESCE(JSON_VALUE(payload, '$.strategy'), 'model') AS strategy,
+        SELECT {RECOMMENDATION_NAMES},
                JSON_VALUE(payload, '$.user_id') AS user_id,
                TRY_CAST(JSON_VALUE(payload, '$.event_ts') AS BIGINT) AS event_ts,
                JSON_QUERY(payload, '$.items[0:{feedback.hit_k}].item_id'
@@ -78,11 +80,7 @@ def hit_rate_table(t_env: StreamTableEnvironment, config: JobConfig) -> Table:
     served, hits = "COUNT(DISTINCT rec_id)", "COUNT(DISTINCT CASE WHEN hit THEN rec_id END)"
     return t_env.sql_query(f"""
         SELECT model_version, JSON_OBJECT(
-                   'model_version' VALUE model_version,
-                   'rules_version' VALUE rules_version,
-                   'strategy' VALUE strategy,
-                   'window_start' VALUE {epoch_ms("window_start")},
-                   'window_end' VALUE {epoch_ms("window_end")},
+                   {WINDOW_NAMES},
                    'recommendations' VALUE {served},
                    'hits' VALUE {hits},
                    'hit_k' VALUE {feedback.hit_k},

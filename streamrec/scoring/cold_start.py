@@ -9,7 +9,7 @@ excluded) keeps whatever the batch's model or popularity gives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from streamrec.contracts.event import Event
 from streamrec.contracts.rules import ItemRules
@@ -35,6 +35,22 @@ class TrendingBoard:
     def items(self, scope: str) -> tuple[ScoredItem, ...]:
         found = self._lists.get(scope)
         return found.items if found is not None else ()
+
+    def pick(
+        self, scopes: Sequence[str], skip: set[str], n: int, reject: Callable[[str], bool]
+    ) -> list[ScoredItem]:
+        """Up to ``n`` items, scope by scope in order, best first, each once, none in
+        ``skip`` (which it extends) nor ``reject``-ed."""
+        picked: list[ScoredItem] = []
+        for scope in scopes:
+            for item in self.items(scope):
+                if len(picked) == n:
+                    return picked
+                if item.item_id in skip or reject(item.item_id):
+                    continue
+                skip.add(item.item_id)
+                picked.append(item)
+        return picked
 
     def __len__(self) -> int:
         return len(self._lists)
@@ -66,15 +82,7 @@ def trending_answers(
         skip = set(after.recent_items)
         if rules is not None:
             skip |= rules.exclude_items
-        picked: list[ScoredItem] = []
-        for scope in scopes:
-            for item in board.items(scope):
-                if len(picked) == k:
-                    break
-                if item.item_id in skip or _excluded(item.item_id, category_of, rules):
-                    continue
-                skip.add(item.item_id)
-                picked.append(item)
+        picked = board.pick(scopes, skip, k, lambda i: _excluded(i, category_of, rules))
         if picked:
             answers[position] = picked
     return answers

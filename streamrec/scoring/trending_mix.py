@@ -58,18 +58,8 @@ def fresh_items(
     skip = set(after.recent_items)
     if rules is not None:
         skip |= rules.exclude_items
-    picked: list[ScoredItem] = []
-    for scope in scopes:
-        if _scope_excluded(scope, rules):
-            continue
-        for item in board.items(scope):
-            if len(picked) == slots:
-                return picked
-            if item.item_id in known or item.item_id in skip:
-                continue
-            skip.add(item.item_id)
-            picked.append(item)
-    return picked
+    allowed = [scope for scope in scopes if not _scope_excluded(scope, rules)]
+    return board.pick(allowed, skip, slots, lambda item_id: item_id in known)
 
 
 def insert_fresh(items: Sequence[ScoredItem], fresh: Sequence[ScoredItem], k: int,

@@ -21,17 +21,7 @@ def read_recommendations(
     Each record gets ``read_ts``: when it became readable here (for visibility latency).
     Stops when all arrived or after ``timeout_s``.
     """
-    from confluent_kafka import Consumer
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"streamrec-readback-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = _committed_reader(bootstrap, topic)
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout_s
     try:
@@ -52,6 +42,21 @@ def read_recommendations(
 
 def read_values(bootstrap: str, topic: str, seconds: float) -> list[bytes]:
     """Every committed record value of ``topic`` from its start, reading for ``seconds``."""
+    consumer = _committed_reader(bootstrap, topic)
+    values: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and not message.error() and message.value() is not None:
+                values.append(message.value())
+    finally:
+        consumer.close()
+    return values
+
+
+def _committed_reader(bootstrap: str, topic: str) -> Any:
+    """A consumer of ``topic`` from its start that sees committed records only."""
     from confluent_kafka import Consumer
 
     consumer = Consumer(
@@ -63,13 +68,4 @@ def read_values(bootstrap: str, topic: str, seconds: float) -> list[bytes]:
         }
     )
     consumer.subscribe([topic])
-    values: list[bytes] = []
-    deadline = time.monotonic() + seconds
-    try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is not None and not message.error() and message.value() is not None:
-                values.append(message.value())
-    finally:
-        consumer.close()
-    return values
+    return consumer
