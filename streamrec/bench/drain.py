@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from streamrec.bench.catalog import load_or_build
-from streamrec.bench.runner import drain_rate
+from streamrec.bench.measure import drain_rate
 from streamrec.bench.systems import FlinkJob
 from streamrec.bench.traffic import OutputWatcher, PacedProducer
 from streamrec.ops.taskmanager import restart_taskmanager

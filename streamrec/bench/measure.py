@@ -31,6 +31,24 @@ def drain_rate(out_times_ms: Sequence[int], low: float = 0.2, high: float = 0.9)
     return (last - first) / max(span_s, 1e-3)
 
 
+# Below this the middle of a burst came out in a bundle or two: its timestamps cannot
+# time a drain (200 answers in one bundle read as 140,000/s).
+MIN_DRAIN_SPAN_S = 0.25
+
+
+def burst_rate(out_times_ms: Sequence[int], sent_ms: float) -> float:
+    """Records per second of a burst sent at ``sent_ms``: the drain rate when the middle of
+    the answers spans at least ``MIN_DRAIN_SPAN_S``, else the wall rate from sending to
+    the last answer (lower, since it includes the first answer's latency, and never absurd).
+    """
+    times = np.sort(np.asarray(out_times_ms, dtype=np.float64))
+    rate = drain_rate(times)
+    first, last = int(0.2 * (len(times) - 1)), int(0.9 * (len(times) - 1))
+    if (times[last] - times[first]) / 1000 >= MIN_DRAIN_SPAN_S:
+        return rate
+    return len(times) / max((times[-1] - sent_ms) / 1000, 1e-3)
+
+
 def lag_growth(samples: Sequence[tuple[float, int]], rate: float) -> float:
     """Growth of the lag (events in, not yet answered) as a share of the input rate.
 

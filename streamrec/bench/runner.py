@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from streamrec.bench.catalog import Catalog
 from streamrec.bench.load import PhaseLoads
-from streamrec.bench.measure import drain_rate, lag_growth, percentiles, sustainable
+from streamrec.bench.measure import burst_rate, lag_growth, percentiles, sustainable
 from streamrec.bench.traffic import (
     Answer,
     CassandraWatcher,
@@ -158,10 +158,11 @@ class Measurement:
     def _burst(self, phase: str, count: int) -> float:
         self.say(f"{phase}: {count} events at once ({self.loads.start(phase)})")
         events = self._events(count, phase)
+        sent_ms = time.time() * 1000
         self.producer.send(events, None)
         self._await(self.delivered, events, phase)
         emitted = [self.delivered.answers[e["event_id"]].emitted_ts for e in events]
-        rate = drain_rate(emitted)
+        rate = burst_rate(emitted, sent_ms)
         self.say(f"{phase}: drained at {rate:.0f}/s ({self.loads.end(phase)})")
         return rate
 

@@ -13,6 +13,7 @@ import pytest
 from streamrec.contracts.recommendation import Recommendation
 from streamrec.contracts.scored_item import ScoredItem
 from streamrec.sinks.cassandra import CassandraSettings, CassandraWriteError, RecsWriter
+from streamrec.stack import process
 from streamrec.stack.config import HOST, StackConfig
 from streamrec.stack.cql_client import connect
 from streamrec.stack.launcher import Stack
@@ -192,12 +193,27 @@ def test_a_hung_cassandra_fails_the_batch_within_the_retry_budget(
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
+        # A signal is delivered when the target is next scheduled: write only once every
+        # process of the node shows state T, or a busy machine lets the write through.
+        _wait_until_stopped(pids)
         started = time.monotonic()
         with pytest.raises(CassandraWriteError, match="still failing"):
-            writer.write([rec(unique_name, "e1", top_k())])
+            written = writer.write([rec(unique_name, "e1", top_k())])
+            print(f"written {written}, rejected {writer.rows_rejected}, node {_states(pids)}")
         elapsed = time.monotonic() - started
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
     print(f"hung Cassandra: batch failed after {elapsed:.2f} s (budget 2.0 s)")
     assert 1.0 <= elapsed < 2.5
+
+
+def _states(pids: list[int]) -> dict[int, str]:
+    return {pid: (fields[0] if (fields := process.live_stat(pid)) else "gone") for pid in pids}
+
+
+def _wait_until_stopped(pids: list[int], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (states := _states(pids)) and any(state != "T" for state in states.values()):
+        assert time.monotonic() < deadline, f"Cassandra did not stop on SIGSTOP: {states}"
+        time.sleep(0.01)

@@ -1,6 +1,13 @@
 import pytest
 
-from streamrec.bench.measure import drain_rate, lag_growth, percentiles, ratio, sustainable
+from streamrec.bench.measure import (
+    burst_rate,
+    drain_rate,
+    lag_growth,
+    percentiles,
+    ratio,
+    sustainable,
+)
 
 
 def test_percentiles_interpolate_and_handle_empty() -> None:
@@ -17,6 +24,19 @@ def test_drain_rate_ignores_start_up_and_stragglers() -> None:
 def test_drain_rate_needs_enough_outputs() -> None:
     with pytest.raises(ValueError, match="at least 10"):
         drain_rate([1, 2, 3])
+
+
+def test_a_burst_answered_over_time_is_timed_by_its_drain() -> None:
+    times = [0] + [5000 + 2 * i for i in range(1000)] + [60_000]
+    assert burst_rate(times, sent_ms=-100) == pytest.approx(500, rel=0.01)
+
+
+def test_a_burst_answered_in_one_bundle_is_timed_by_the_wall_clock() -> None:
+    # 200 answers in two bundles 40 ms apart, 800 ms after sending: the drain's middle
+    # spans 40 ms and would read as 3,500/s; sending to last answer says 250/s.
+    times = [1760] * 100 + [1800] * 100
+    assert drain_rate(times) == pytest.approx(3500)
+    assert burst_rate(times, sent_ms=1000) == pytest.approx(250)
 
 
 def test_lag_growth_is_zero_when_keeping_up_and_the_backlog_share_otherwise() -> None:
