@@ -63,13 +63,7 @@ def simulate(
     prefix = f"loop-{uuid.uuid4().hex[:6]}."
     topics = Topics().prefixed(prefix)
     ensure_topics(config.kafka_bootstrap, stack_topics(config.topic_partitions, prefix))
-    # Feedback per 30 s, within a minute: the comparison shows in minutes, not hours.
-    job = JobConfig(
-        topics=topics,
-        feedback=Feedback(horizon_ms=60_000, window_ms=30_000),
-        checkpointing=Checkpointing(interval_ms=2_000),
-    )
-    args = [*lifecycle.stack_job_args(config, JOB_NAME), *to_args(job, changed_only=True)]
+    args = job_args(config, topics)
     deployment = lifecycle.deploy(config, JOB_NAME, args, parallelism=1, tick=lambda _: None)
     click.echo(f"job {deployment.job_id} running on topics {prefix}*")
 
@@ -108,3 +102,17 @@ def simulate(
         loop.close()
         flink_client.cancel_job(config, deployment.job_id)
     click.echo(f"job {deployment.job_id} cancelled; its topics {prefix}* are left for reading")
+
+
+def job_args(config: StackConfig, topics: Topics) -> list[str]:
+    """The closed-loop job's arguments: the stack's, its own topics, and feedback per 30 s
+    within a minute, so the comparison shows in minutes, not hours."""
+    job = JobConfig(
+        bootstrap=config.kafka_bootstrap,
+        topics=topics,
+        feedback=Feedback(horizon_ms=60_000, window_ms=30_000),
+        checkpointing=Checkpointing(interval_ms=2_000),
+    )
+    own = to_args(job, changed_only=True)
+    del own[own.index("--bootstrap") : own.index("--bootstrap") + 2]  # the stack's has it
+    return [*lifecycle.stack_job_args(config, JOB_NAME), *own]
