@@ -76,11 +76,7 @@ def simulate(
     try:
         outcome = experiment.run(
             loop,
-            [
-                experiment.Phase("popularity fallback", phase_s),
-                experiment.Phase("trained model", phase_s, lambda: publish("1")),
-                experiment.Phase("trained model, item ids shuffled", phase_s, lambda: publish("2")),
-            ],
+            experiment.comparison(phase_s, publish),
             say=click.echo,
         )
         click.echo("\nCTR per list, 95% Wilson intervals (the users' own counts):")

@@ -38,6 +38,16 @@ class Phase:
     """Publishes a model and returns its version; None serves what serves now."""
 
 
+def comparison(seconds: float, publish: Callable[[str], str]) -> list[Phase]:
+    """The experiment's three phases: the popularity fallback, the trained model (version
+    "1"), then the same model with its item ids shuffled (version "2")."""
+    return [
+        Phase("popularity fallback", seconds),
+        Phase("trained model", seconds, lambda: publish("1")),
+        Phase("trained model, item ids shuffled", seconds, lambda: publish("2")),
+    ]
+
+
 @dataclass
 class PhaseResult:
     name: str

@@ -81,14 +81,7 @@ def test_the_trained_model_earns_more_clicks_than_popularity_and_a_broken_model(
                       users, LoopSettings(think_ms=300))  # fmt: skip
     feedback = TopicReader(stack_config.kafka_bootstrap, topics.feedback)
     try:
-        outcome = experiment.run(
-            loop,
-            [
-                experiment.Phase("popularity", PHASE_S),
-                experiment.Phase("trained", PHASE_S, lambda: publish("1")),
-                experiment.Phase("broken", PHASE_S, lambda: publish("2")),
-            ],
-        )
+        outcome = experiment.run(loop, experiment.comparison(PHASE_S, publish))
         totals = loop.tally.by_version()
         for version, rate in totals.items():
             print(describe(version, rate))
