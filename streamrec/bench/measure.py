@@ -17,18 +17,29 @@ def percentiles(values_ms: Sequence[float]) -> dict[str, float | None]:
     return {f"p{q}": round(float(np.percentile(array, q)), 1) for q in PERCENTILES}
 
 
-def drain_rate(out_times_ms: Sequence[int], low: float = 0.2, high: float = 0.9) -> float:
+# The middle of a drain, by output order: leaves out start-up and the last stragglers.
+DRAIN_LOW, DRAIN_HIGH = 0.2, 0.9
+
+
+def drain_rate(
+    out_times_ms: Sequence[int], low: float = DRAIN_LOW, high: float = DRAIN_HIGH
+) -> float:
     """Records per second of a backlog being drained, from the output timestamps.
 
     Only the middle of the run counts (``low`` to ``high`` of the records, by output
     order), which leaves out start-up and the stragglers of the last batches.
     """
+    count, span_s = _middle(out_times_ms, low, high)
+    return count / max(span_s, 1e-3)
+
+
+def _middle(out_times_ms: Sequence[int], low: float, high: float) -> tuple[int, float]:
+    """Records between the ``low`` and ``high`` shares of the outputs, and their span."""
     times = np.sort(np.asarray(out_times_ms, dtype=np.float64))
     if len(times) < 10:
         raise ValueError(f"need at least 10 outputs to time a drain, got {len(times)}")
     first, last = int(low * (len(times) - 1)), int(high * (len(times) - 1))
-    span_s = (times[last] - times[first]) / 1000
-    return (last - first) / max(span_s, 1e-3)
+    return last - first, (times[last] - times[first]) / 1000
 
 
 # Below this the middle of a burst came out in a bundle or two: its timestamps cannot
@@ -41,12 +52,10 @@ def burst_rate(out_times_ms: Sequence[int], sent_ms: float) -> float:
     the answers spans at least ``MIN_DRAIN_SPAN_S``, else the wall rate from sending to
     the last answer (lower, since it includes the first answer's latency, and never absurd).
     """
-    times = np.sort(np.asarray(out_times_ms, dtype=np.float64))
-    rate = drain_rate(times)
-    first, last = int(0.2 * (len(times) - 1)), int(0.9 * (len(times) - 1))
-    if (times[last] - times[first]) / 1000 >= MIN_DRAIN_SPAN_S:
-        return rate
-    return len(times) / max((times[-1] - sent_ms) / 1000, 1e-3)
+    count, span_s = _middle(out_times_ms, DRAIN_LOW, DRAIN_HIGH)
+    if span_s >= MIN_DRAIN_SPAN_S:
+        return count / span_s
+    return len(out_times_ms) / max((max(out_times_ms) - sent_ms) / 1000, 1e-3)
 
 
 def lag_growth(samples: Sequence[tuple[float, int]], rate: float) -> float:
