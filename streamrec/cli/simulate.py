@@ -9,6 +9,7 @@ records, and how long the broken model took to stand apart.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import click
 from streamrec.cli.errors import user_errors
 from streamrec.cli.stack import stack_options
 from streamrec.job_config.flags import to_args
-from streamrec.job_config.settings import Checkpointing, Feedback, JobConfig, Topics
+from streamrec.job_config.settings import Checkpointing, Feedback, Topics
 from streamrec.ops import lifecycle
 from streamrec.stack import flink_client
 from streamrec.stack.config import StackConfig
@@ -103,12 +104,10 @@ def simulate(
 def job_args(config: StackConfig, topics: Topics) -> list[str]:
     """The closed-loop job's arguments: the stack's, its own topics, and feedback per 30 s
     within a minute, so the comparison shows in minutes, not hours."""
-    job = JobConfig(
-        bootstrap=config.kafka_bootstrap,
+    job = dataclasses.replace(
+        lifecycle.stack_job_config(config, JOB_NAME),
         topics=topics,
         feedback=Feedback(horizon_ms=60_000, window_ms=30_000),
         checkpointing=Checkpointing(interval_ms=2_000),
     )
-    own = to_args(job, changed_only=True)
-    del own[own.index("--bootstrap") : own.index("--bootstrap") + 2]  # the stack's has it
-    return [*lifecycle.stack_job_args(config, JOB_NAME), *own]
+    return to_args(job, changed_only=True)

@@ -45,11 +45,10 @@ def dashboard_url(config: StackConfig, job_id: str) -> str:
     return f"{config.flink_rest_url}/#/job/running/{job_id}/overview"
 
 
-def stack_job_args(config: StackConfig, name: str) -> list[str]:
+def stack_job_config(config: StackConfig, name: str) -> JobConfig:
     """What the stack decides: where the servers are, names tied to the job's name, and the
-    public key that model references must be signed with (``stack up`` creates it).
-    Only what differs from the job's defaults is written."""
-    job = JobConfig(
+    public key that model references must be signed with (``stack up`` creates it)."""
+    return JobConfig(
         bootstrap=config.kafka_bootstrap,
         cassandra=f"127.0.0.1:{config.cassandra_port}",
         keyspace=config.keyspace,
@@ -57,7 +56,11 @@ def stack_job_args(config: StackConfig, name: str) -> list[str]:
         group_id=name,
         models=ModelIntake(public_keys=(str(public_key_path(config)),)),
     )
-    return to_args(job, changed_only=True)
+
+
+def stack_job_args(config: StackConfig, name: str) -> list[str]:
+    """``stack_job_config`` as flags; only what differs from the job's defaults is written."""
+    return to_args(stack_job_config(config, name), changed_only=True)
 
 
 def validate_job_args(config: StackConfig, name: str, job_args: Sequence[str]) -> None:
