@@ -15,6 +15,7 @@ from streamrec.cli.model_sources import (
     engaged_history_option,
     load_source,
     source_options,
+    transitions_option,
 )
 from streamrec.job_config.settings import Topics
 from streamrec.stack.config import StackConfig
@@ -129,6 +130,7 @@ def generate(
     help="Also train and package the ranker (off: it lowered Recall@20 on the real logs).",
 )
 @engaged_history_option
+@transitions_option
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the package here."
 )
@@ -148,6 +150,7 @@ def train(
     embedding_dim: int,
     ranker: bool,
     engaged_history: bool,
+    transitions: bool,
     out: Path | None,
     serving_log: Path | None,
 ) -> None:
@@ -181,6 +184,7 @@ def train(
         embedding_dim=embedding_dim,
         use_ranker=ranker,
         engaged_history=engaged_history,
+        transitions=transitions,
     )
     if logged is not None:  # the fold the job served with, or the model would not load
         config = dataclasses.replace(config, half_life_ms=logged.spec.half_life_ms)
@@ -266,6 +270,7 @@ def export_serving_log(bootstrap_servers: str, topic: str, out: Path, timeout_s:
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--ranker/--no-ranker", default=False, show_default=True)
 @engaged_history_option
+@transitions_option
 @tracking_option
 @click.option("--no-mlflow", is_flag=True, help="Print the tables only.")
 @user_errors
@@ -276,6 +281,7 @@ def evaluate(
     epochs: int,
     ranker: bool,
     engaged_history: bool,
+    transitions: bool,
     tracking_uri: str,
     no_mlflow: bool,
 ) -> None:
@@ -298,7 +304,12 @@ def evaluate(
         raise click.ClickException("give a log: --log, --movielens, --csv or --events")
     events, categories = loaded
     name = source.name
-    config = TrainConfig(epochs=epochs, use_ranker=ranker, engaged_history=engaged_history)
+    config = TrainConfig(
+        epochs=epochs,
+        use_ranker=ranker,
+        engaged_history=engaged_history,
+        transitions=transitions,
+    )
     click.echo(f"{name}: {len(events)} events, {len({e.user_id for e in events})} users")
     for protocol in protocols or PROTOCOLS:
         case = make_case(protocol, events, categories, config, leave_out)

@@ -20,6 +20,14 @@ engaged_history_option = click.option(
     "(whole-history seen filter, or re-engagement candidates with a fitted score blend); "
     "off: the recent-items filter and the retrieval score alone.",
 )
+transitions_option = click.option(
+    "--transitions/--no-transitions",
+    default=True,
+    show_default=True,
+    help="With --engaged-history, also score where each user's newest engaged items lead "
+    "(item-to-next-item transitions fitted on the training events, carried in the package); "
+    "off: the previous release's blend.",
+)
 
 # streamrec.datasets.catalog.LOGS without importing it (a unit test keeps them equal).
 LOG_NAMES = ("movielens-2016", "movielens-small", "online-retail", "online-retail-slice", "taobao")

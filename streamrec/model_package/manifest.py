@@ -41,6 +41,12 @@ EMBEDDINGS = "item_embeddings.npy"
 ITEM_CATEGORIES = "item_categories.npy"
 ITEM_DENSE = "item_dense.npy"
 DATA_MEMBERS = (ITEM_IDS, CATEGORIES, EMBEDDINGS, ITEM_CATEGORIES, ITEM_DENSE)
+TRANSITION_INDPTR = "transitions_indptr.npy"
+TRANSITION_INDICES = "transitions_indices.npy"
+TRANSITION_WEIGHTS = "transitions_weights.npy"
+TRANSITION_MEMBERS = (TRANSITION_INDPTR, TRANSITION_INDICES, TRANSITION_WEIGHTS)
+"""Present exactly when the manifest has ``transition_count`` (scoring.transitions)."""
+MAX_TRANSITIONS_PER_ITEM = 256
 MAX_ITEM_DENSE_WIDTH = 256
 MAX_FEATURE_FIELDS = 64
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -56,6 +62,7 @@ _KEYS = frozenset(
         "n_items",
         "n_categories",
         "item_dense_width",
+        "transition_count",
         "params",
         "architecture",
         "artifacts",
@@ -109,9 +116,12 @@ class PackageManifest:
     params: dict[str, Any]
     artifacts: dict[str, dict[str, Any]]
     """member name -> {"sha256": hex, "size": bytes}; exactly the members besides this one."""
+    transition_count: int | None = None
+    """Entries of the item transition rows; None: the package has none (older packages)."""
 
     def member_names(self) -> list[str]:
-        return [*DATA_MEMBERS, *self.architecture.member_shapes()]
+        transitions = TRANSITION_MEMBERS if self.transition_count is not None else ()
+        return [*DATA_MEMBERS, *transitions, *self.architecture.member_shapes()]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +135,9 @@ class PackageManifest:
             "n_items": self.n_items,
             "n_categories": self.n_categories,
             "item_dense_width": self.item_dense_width,
+            **(
+                {} if self.transition_count is None else {"transition_count": self.transition_count}
+            ),
             "params": self.params,
             "architecture": self.architecture.to_dict(),
             "artifacts": self.artifacts,
@@ -173,6 +186,11 @@ class PackageManifest:
             architecture=Architecture(user, ranker),
             params=obj(data.get("params", {}), "params"),
             artifacts=_artifacts(get(data, "artifacts", MANIFEST), limits),
+            transition_count=(
+                integer(data, "transition_count", 0, n_items * MAX_TRANSITIONS_PER_ITEM, MANIFEST)
+                if "transition_count" in data
+                else None
+            ),
         )
         manifest._check_consistent()
         return manifest
@@ -200,6 +218,11 @@ class PackageManifest:
                     f"activity width {user.activity_width}, item_dense_width "
                     f"{self.item_dense_width}"
                 )
+        blend = self.feature_spec.scoring.blend if self.feature_spec.scoring else ()
+        if any(term == "transition" for term, _ in blend) and self.transition_count is None:
+            raise InvalidManifestError(
+                "scoring.blend weighs the transition term but the package has no transitions"
+            )
         expected = set(self.member_names())
         if set(self.artifacts) != expected:
             missing = sorted(expected - set(self.artifacts))

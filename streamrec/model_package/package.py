@@ -51,6 +51,9 @@ from streamrec.model_package.manifest import (
     ITEM_IDS,
     MANIFEST,
     SUPPORTED_FORMAT_VERSIONS,
+    TRANSITION_INDICES,
+    TRANSITION_INDPTR,
+    TRANSITION_WEIGHTS,
     Architecture,
     PackageManifest,
     parse_manifest,
@@ -62,6 +65,7 @@ from streamrec.model_package.safe_npy import F32, I32, npy_bytes, read_names, re
 from streamrec.model_package.safe_zip import SafeZip
 from streamrec.model_package.user_tower import build_user_tower, user_tower_spec
 from streamrec.model_package.vectorizer import ACTIVITY_WIDTH, FeatureVectorizer
+from streamrec.scoring.transitions import ItemTransitions
 from streamrec.state.features import RECENT_ITEMS_CAP, FeatureSpec
 
 T = TypeVar("T")
@@ -100,6 +104,8 @@ class ModelArtifacts:
     item_dense: np.ndarray
     """float32 [N, F] item features for the ranker (log popularity)."""
     params: dict[str, Any] = field(default_factory=dict)
+    transitions: ItemTransitions | None = None
+    """What users engage with after each item (scoring.transitions), or None."""
 
 
 def build_package(
@@ -119,6 +125,11 @@ def build_package(
         ITEM_CATEGORIES: npy_bytes(artifacts.item_categories, I32),
         ITEM_DENSE: npy_bytes(artifacts.item_dense, F32),
     }
+    transitions = artifacts.transitions
+    if transitions is not None:
+        files[TRANSITION_INDPTR] = npy_bytes(transitions.indptr, I32)
+        files[TRANSITION_INDICES] = npy_bytes(transitions.indices, I32)
+        files[TRANSITION_WEIGHTS] = npy_bytes(transitions.weights, F32)
     for part, keras_model in (("user_tower", artifacts.user_tower), ("ranker", artifacts.ranker)):
         if keras_model is not None:
             weights = keras_model.get_weights()
@@ -141,6 +152,7 @@ def build_package(
         artifacts={
             n: {"sha256": hashlib.sha256(b).hexdigest(), "size": len(b)} for n, b in files.items()
         },
+        transition_count=None if transitions is None else transitions.count,
     )
     return write_container(manifest.to_dict(), files)
 
@@ -175,6 +187,7 @@ class LoadedModel:
     item_embeddings: np.ndarray
     item_categories: np.ndarray
     item_dense: np.ndarray
+    transitions: ItemTransitions | None = None
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     """Derived data built on first use (retrieval index, rule masks); dies with the version."""
 
@@ -293,6 +306,7 @@ def _load(
             f"{item_categories.max()}], valid is [0, {manifest.n_categories}]"
         )
     item_dense = read_npy(files[ITEM_DENSE], ITEM_DENSE, F32, (n, manifest.item_dense_width))
+    transitions = _transitions(files, manifest, where)
     weights = {
         name: read_npy(files.pop(name), name, F32, shape)
         for name, shape in manifest.architecture.member_shapes().items()
@@ -310,7 +324,26 @@ def _load(
         item_embeddings=embeddings,
         item_categories=item_categories,
         item_dense=item_dense,
+        transitions=transitions,
     )
+
+
+def _transitions(
+    files: dict[str, bytes], manifest: PackageManifest, where: str
+) -> ItemTransitions | None:
+    count = manifest.transition_count
+    if count is None:
+        return None
+    n = manifest.n_items
+    transitions = ItemTransitions(
+        read_npy(files[TRANSITION_INDPTR], TRANSITION_INDPTR, I32, (n + 1,)),
+        read_npy(files[TRANSITION_INDICES], TRANSITION_INDICES, I32, (count,)),
+        read_npy(files[TRANSITION_WEIGHTS], TRANSITION_WEIGHTS, F32, (count,)),
+    )
+    problem = transitions.problem(n)
+    if problem is not None:
+        raise InvalidContentError(f"{where}: item transitions: {problem}")
+    return transitions
 
 
 def _verified_members(zf: SafeZip, manifest: PackageManifest, where: str) -> dict[str, bytes]:

@@ -26,11 +26,13 @@ from streamrec.model_registry.protocols import (
 )
 from streamrec.model_registry.ranker import build_ranker, fit_ranker
 from streamrec.model_registry.serving_log import LoggedExamples
+from streamrec.model_registry.transitions import fit_transitions
 from streamrec.model_registry.two_tower import build_towers, fit_two_tower, item_embeddings
 from streamrec.scoring.filters import keep_mask
 from streamrec.scoring.pipeline import embed_users
 from streamrec.scoring.ranking import ranker_inputs
 from streamrec.scoring.retrieval import top_k
+from streamrec.scoring.transitions import ItemTransitions
 from streamrec.state.features import (
     DEFAULT_HALF_LIFE_MS,
     RECENT_ITEMS_CAP,
@@ -79,6 +81,10 @@ class TrainConfig:
     registry.blend.scoring_use: whole-history seen filter or re-engagement candidates) and,
     without a ranker, fit the score blend on an inner split (towers trained twice). Off:
     the scoring of earlier releases (recent_items filter, retrieval score)."""
+    transitions: bool = True
+    """With engaged_history, the blend also weighs where the user's newest engaged items
+    lead (scoring.transitions; the package carries the transition rows). Off: the blend of
+    the previous release."""
 
     def params(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -255,6 +261,7 @@ def fit(
         item_embeddings=item_embeddings(towers.item_tower, item_cat),
         item_categories=item_cat,
         item_dense=item_dense(train_events, item_ids, recent_start(train_events)),
+        transitions=_transitions_for(use, train_events, item_ids),
         params={
             **config.params(),
             "split_ts": cut,
@@ -295,7 +302,7 @@ def _scoring_use(
     """The model's ScoringUse (model_registry.blend) and what deciding it measured. With a
     ranker there is no blend: the ranker orders the candidates."""
     rate = repeat_rate(train_events)
-    use = scoring_use(rate)
+    use = scoring_use(rate, config.transitions)
     facts = {"repeat_rate": rate}
     if config.use_ranker:
         # The ranker learned on retrieval candidates only: it keeps the seen filter.
@@ -308,13 +315,26 @@ def _scoring_use(
         return ScoringUse(use.seen_filter, use.reengage), facts
     inner_config = dataclasses.replace(config, engaged_history=False)
     inner_fit = fit(inner.train_events, item_categories, inner_config)
-    artifacts = dataclasses.replace(inner_fit.artifacts, feature_spec=model_spec(
-        config.half_life_ms, use))  # fmt: skip
+    artifacts = dataclasses.replace(
+        inner_fit.artifacts,
+        feature_spec=model_spec(config.half_life_ms, use),
+        transitions=_transitions_for(use, inner.train_events, inner_fit.artifacts.item_ids),
+    )
     model = load_package(build_package(artifacts, "inner", "0", {}), artifacts.feature_spec)
     result = fit_blend(model, inner, use)
     facts["blend_inner_recall_at_20"] = result.inner_recall_at_20
     facts["blend_inner_retrieval_recall_at_20"] = result.inner_retrieval_recall_at_20
     return result.use, facts
+
+
+def _transitions_for(
+    use: ScoringUse | None, events: Sequence[Event], item_ids: Sequence[str]
+) -> ItemTransitions | None:
+    """The item transitions of ``events`` over the catalogue ``item_ids`` if ``use``'s
+    blend weighs them (a model without them carries none)."""
+    if use is None or not any(term == "transition" for term, _ in use.blend):
+        return None
+    return fit_transitions(events, {item: n + 1 for n, item in enumerate(item_ids)})
 
 
 def _ranker_case(

@@ -1,7 +1,8 @@
 """The one scoring path: a batch of UserFeatures in, top-K items with scores out.
 
-retrieve (user tower x item embeddings, plus the user's own engaged items and the
-recently popular ones where the model's ScoringUse asks) -> filter (seen, rules) -> rank
+retrieve (user tower x item embeddings, plus the user's own engaged items, the items
+their newest ones lead to and the recently popular ones where the model's ScoringUse
+asks) -> filter (seen, rules) -> rank
 (ranker, or the model's blend of retrieval score, item freshness and re-engagement terms)
 -> order (overlays, diversity, top-K). Offline evaluation and the streaming job both
 call ``score_batch``; nothing else scores.
@@ -27,6 +28,8 @@ from streamrec.scoring.filters import allowed_items, keep_mask
 from streamrec.scoring.ordering import order, overlay_vector
 from streamrec.scoring.ranking import blend, blend_terms, rank
 from streamrec.scoring.retrieval import merge_candidates, retriever_for
+from streamrec.scoring.transitions import CANDIDATES as TRANSITION_CANDIDATES
+from streamrec.scoring.transitions import UserTransitions
 from streamrec.state.features import (
     ENGAGED_ITEMS_CAP,
     RECENT_ITEMS_CAP,
@@ -116,6 +119,10 @@ def gather(
                 partial(_prior_rows, model, column=column),
             )
             extra.append(np.broadcast_to(prior, (len(batch), len(prior))))
+    transitions: UserTransitions | None = None
+    if engaged is not None and _weighs(use, "transition") and model.transitions is not None:
+        transitions = model.transitions.for_users(engaged.rows)
+        extra.append(transitions.top(TRANSITION_CANDIDATES))
     if config.extra_rows is not None and len(config.extra_rows):
         extra.append(np.broadcast_to(config.extra_rows, (len(batch), len(config.extra_rows))))
     if extra:
@@ -148,8 +155,9 @@ def gather(
         else:
             counts = engaged.counts
             history = (engaged.rows >= 0).sum(axis=1)
+        transition = transitions.lookup(candidates) if transitions is not None else None
         terms = blend_terms(
-            candidates, retrieval_scores, model.item_dense, engaged_at, counts, history
+            candidates, retrieval_scores, model.item_dense, engaged_at, counts, history, transition
         )
     return Candidates(arrays, candidates, retrieval_scores, keep, terms, stages)
 
@@ -194,6 +202,10 @@ def score_batch(
     recs = [[ScoredItem(ids[row], score) for row, score in user] for user in picked]
     stages["returned"] = sum(len(r) for r in recs)
     return BatchResult(recs, stages)
+
+
+def _weighs(use: ScoringUse | None, term: str) -> bool:
+    return use is not None and any(t == term for t, _ in use.blend)
 
 
 def _prior_rows(model: LoadedModel, n: int, column: int = 1) -> np.ndarray:

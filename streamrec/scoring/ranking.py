@@ -67,6 +67,7 @@ def blend_terms(
     engaged_at: np.ndarray,
     engaged_counts: np.ndarray,
     history_length: np.ndarray | None = None,
+    transition: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The terms (state.features.BLEND_TERMS) of each candidate's blended score, [B, C] each.
 
@@ -104,6 +105,9 @@ def blend_terms(
         "engaged": mine.astype(np.float64),
         "engaged_rank": np.where(mine, np.log1p(np.maximum(engaged_at, 0)), 0.0),
         "engaged_count": np.where(mine, np.log1p(counts), 0.0),
+        "transition": (
+            np.log1p(transition) if transition is not None else np.zeros(candidates.shape)
+        ),
     }
 
 

@@ -199,6 +199,7 @@ BLEND_TERMS: tuple[str, ...] = (
     "engaged",
     "engaged_rank",
     "engaged_count",
+    "transition",
 )
 """The terms of a scoring blend (scoring.blend says what each one is)."""
 
@@ -250,7 +251,7 @@ class ScoringUse:
         return (
             self.seen_filter == "engaged"
             or self.reengage
-            or any(term.endswith("_light") for term, _ in self.blend)
+            or any(term.endswith("_light") or term == "transition" for term, _ in self.blend)
         )
 
 

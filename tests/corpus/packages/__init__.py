@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.corpus.packages.transitions import transition_cases
+
 MIB = 1024 * 1024
 MANIFEST = "manifest.json"
 
@@ -536,4 +538,6 @@ def bad_packages(valid: bytes) -> list[BadPackage]:
         "InvalidContentError",
         "item_ids.json nested 100,000 deep",
     )
+    for case in transition_cases(manifest, files):
+        add(*case)
     return cases

@@ -1,4 +1,5 @@
 import dataclasses
+import hashlib
 import io
 import json
 import zipfile
@@ -11,6 +12,7 @@ from streamrec.model_package.errors import (
     CorruptPackageError,
     EmbeddingDimensionError,
     FeatureSpecMismatchError,
+    InvalidContentError,
     InvalidManifestError,
     PackageError,
     PackageLimitError,
@@ -26,9 +28,11 @@ from streamrec.model_package.package import (
     write_container,
 )
 from streamrec.model_package.ranker_net import RankerSpec, ranker_spec
+from streamrec.model_package.safe_npy import I32, npy_bytes
 from streamrec.model_package.user_tower import UserTowerSpec, user_tower_spec
 from streamrec.model_registry.train import TrainResult
-from streamrec.state.features import default_spec
+from streamrec.scoring.transitions import ItemTransitions
+from streamrec.state.features import ScoringUse, default_spec, model_spec
 
 
 def _rewrite(package: bytes, change: dict[str, bytes], manifest_edit=None) -> bytes:
@@ -196,3 +200,48 @@ def test_unexpected_failure_inside_loading_is_a_package_error(
     monkeypatch.setattr(package, "parse_manifest", boom)
     with pytest.raises(PackageError, match="RuntimeError"):
         read_manifest(package_bytes)
+
+
+def _with_transitions(trained: TrainResult) -> bytes:
+    """The trained package plus transition rows: item 0 leads to items 1 and 2."""
+    n = len(trained.artifacts.item_ids)
+    indptr = np.array([0] + [2] * n, dtype=np.int32)
+    rows = ItemTransitions(indptr, np.array([1, 2], np.int32), np.array([0.5, 0.25], np.float32))
+    return build_package(dataclasses.replace(trained.artifacts, transitions=rows), "m", "1", {})
+
+
+def test_transition_rows_round_trip(trained: TrainResult) -> None:
+    package = _with_transitions(trained)
+    model = load_package(package, default_spec())
+    assert model.manifest.transition_count == 2
+    assert model.transitions is not None
+    np.testing.assert_array_equal(model.transitions.indices, [1, 2])
+    np.testing.assert_array_equal(model.transitions.weights, [0.5, 0.25])
+    # A package without them (every earlier one) loads with none.
+    assert (
+        load_package(build_package(trained.artifacts, "m", "1", {}), default_spec()).transitions
+        is None
+    )
+
+
+def test_transition_rows_outside_the_catalogue_rejected(trained: TrainResult) -> None:
+    n = len(trained.artifacts.item_ids)
+    bad = npy_bytes(np.array([1, n], np.int32), I32)
+
+    def digest(m: dict) -> None:
+        m["artifacts"]["transitions_indices.npy"] = {
+            "sha256": hashlib.sha256(bad).hexdigest(),
+            "size": len(bad),
+        }
+
+    tampered = _rewrite(_with_transitions(trained), {"transitions_indices.npy": bad}, digest)
+    with pytest.raises(InvalidContentError, match=rf"indices must lie in \[0, {n}\)"):
+        load_package(tampered, default_spec())
+
+
+def test_a_blend_weighing_transitions_needs_the_rows(trained: TrainResult) -> None:
+    use = ScoringUse("engaged", False, (("retrieval", 1.0), ("transition", 1.0)))
+    spec = model_spec(trained.artifacts.feature_spec.half_life_ms, use)
+    without = dataclasses.replace(trained.artifacts, feature_spec=spec, ranker=None)
+    with pytest.raises(InvalidManifestError, match="no transitions"):
+        load_package(build_package(without, "m", "1", {}), default_spec())

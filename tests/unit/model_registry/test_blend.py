@@ -45,12 +45,14 @@ def test_a_consume_once_log_filters_the_whole_history_and_a_repeat_log_reengages
         "popularity",
         "popularity_light",
         "recent_popularity_light",
+        "transition",
     ]
+    assert "transition" not in {t for t, _ in scoring_use(0.0, transitions=False).blend}
     shop = _events([(f"u{n % 7}", f"i{n % 30}", "view") for n in range(300)])
     assert repeat_rate(shop) > REPEAT_RATE_MIN
     use = scoring_use(repeat_rate(shop))
     assert (use.seen_filter, use.reengage) == ("recent", True)
-    assert {"engaged", "engaged_rank", "engaged_count"} <= {t for t, _ in use.blend}
+    assert {"engaged", "engaged_rank", "engaged_count", "transition"} <= {t for t, _ in use.blend}
     assert not {"popularity", "popularity_light"} & {t for t, _ in use.blend}
 
 
@@ -63,6 +65,9 @@ def test_training_without_ranker_fits_a_blend_that_travels_in_the_package(
     assert spec.scoring is not None and spec.scoring.blend
     assert spec.scoring.reengage == (fitted.artifacts.params["repeat_rate"] >= REPEAT_RATE_MIN)
     assert "blend_inner_recall_at_20" in fitted.artifacts.params
+    # The package carries the transition rows exactly when the blend weighs them.
+    weighs = any(t == "transition" for t, _ in spec.scoring.blend)
+    assert (fitted.artifacts.transitions is not None) == weighs
     package = build_package(fitted.artifacts, "m", "1", {}, created_ms=1)
     assert read_manifest(package).feature_spec == spec
     model = load_package(package, default_spec())
@@ -88,3 +93,14 @@ def test_the_blend_stays_unless_retrieval_alone_wins_beyond_the_noise() -> None:
     assert not keeps_blend(np.full(8, 0.01), np.full(8, 0.02) + np.linspace(0, 0.001, 8))
     assert keeps_blend(np.array([0.2]), np.array([0.1]))
     assert not keeps_blend(np.array([0.1]), np.array([0.2]))
+
+
+def test_without_transitions_the_blend_and_the_package_leave_them_out(
+    small_data: GeneratedData,
+) -> None:
+    config = dataclasses.replace(SMALL_TRAIN, use_ranker=False, transitions=False)
+    fitted = fit(small_data.events[:20_000], small_data.item_categories, config)
+    scoring = fitted.artifacts.feature_spec.scoring
+    assert scoring is not None and "transition" not in {t for t, _ in scoring.blend}
+    assert fitted.artifacts.transitions is None
+    assert read_manifest(build_package(fitted.artifacts, "m", "1", {})).transition_count is None

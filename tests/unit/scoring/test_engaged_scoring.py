@@ -10,11 +10,13 @@ import pytest
 from streamrec.model_package.package import LoadedModel, load_package
 from streamrec.model_registry.evaluate import model_rankings
 from streamrec.model_registry.synthetic import GeneratedData
+from streamrec.model_registry.transitions import fit_transitions
 from streamrec.scoring.engaged import EngagedRows
 from streamrec.scoring.filters import keep_mask
 from streamrec.scoring.pipeline import PRIOR_CANDIDATES, ScoringConfig, gather, score_batch
 from streamrec.scoring.ranking import blend, blend_terms, lightness
 from streamrec.scoring.retrieval import merge_candidates
+from streamrec.scoring.transitions import CANDIDATES as TRANSITION_CANDIDATES
 from streamrec.state.features import (
     ScoringUse,
     UserFeatures,
@@ -186,3 +188,32 @@ def test_popularity_terms_bring_the_most_popular_items_into_the_candidates(
     model = with_use(retrieval_model, ScoringUse("recent", False, (("popularity", 1.0),)))
     recs = score_batch(model, [empty()], config).recommendations[0]
     assert [r.item_id for r in recs] == [retrieval_model.item_ids[r] for r in top[:10]]
+
+
+def test_transitions_bring_where_the_history_leads_into_candidates_and_blend(
+    retrieval_model: LoadedModel, users: list[UserFeatures], small_data: GeneratedData
+) -> None:
+    index = retrieval_model.vectorizer.item_index
+    rows = fit_transitions(small_data.events, index)
+    model = dataclasses.replace(retrieval_model, transitions=rows, cache={})
+    config = ScoringConfig(k=10, num_candidates=1)
+    use = ScoringUse("engaged", False, (("retrieval", 1.0), ("transition", 100.0)))
+    found = gather(model, users, config, use)
+    engaged = EngagedRows.of(users, index, len(model.item_ids))
+    leads = rows.for_users(engaged.rows)
+    best = leads.top(TRANSITION_CANDIDATES)
+    for user, row in enumerate(found.rows.tolist()):
+        assert set(best[user][best[user] >= 0]) <= set(row)
+    np.testing.assert_allclose(found.terms["transition"], np.log1p(leads.lookup(found.rows)))
+    assert (found.terms["transition"][-1] == 0).all()  # the user without history
+    # Weighed heavily, the top of each list is the best transitions the filter keeps.
+    scored = with_use(model, use)
+    recs = score_batch(scored, users[:20], config).recommendations
+    for feats, rec, top in zip(users[:20], recs, best[:20], strict=True):
+        seen = {*feats.recent_items, *feats.engaged_items}
+        kept = [model.item_ids[r] for r in top if r >= 0 and model.item_ids[r] not in seen]
+        assert [r.item_id for r in rec][:3] == kept[:3]
+    # Without the rows in the package, the term is 0 and no candidates are added.
+    plain = gather(retrieval_model, users, config, use)
+    assert (plain.terms["transition"] == 0).all()
+    assert plain.rows.shape[1] < found.rows.shape[1]
