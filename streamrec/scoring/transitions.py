@@ -96,14 +96,24 @@ class UserTransitions:
     def top(self, n: int) -> np.ndarray:
         """int64 [B, n]: each user's best ``n`` rows, best first (ties to the lower row),
         -1 padding."""
-        out = np.full((self.users, n), -1, dtype=np.int64)
         if len(self.codes) == 0 or n == 0:
-            return out
+            return np.full((self.users, n), -1, dtype=np.int64)
+        # Each user's entries laid out in one padded row (codes are sorted, so a user's
+        # rows ascend along it), then a partial sort per row: a full sort of every entry
+        # cost as much as the rest of the transition scoring together.
         owner = self.codes // self.n_items
-        order = np.lexsort((self.codes, -self.scores, owner))
-        owner = owner[order]
-        first = np.searchsorted(owner, np.arange(self.users))
-        rank = np.arange(len(order)) - first[owner]
-        keep = rank < n
-        out[owner[keep], rank[keep]] = self.codes[order][keep] % self.n_items
-        return out
+        first = np.searchsorted(owner, np.arange(self.users + 1))
+        col = np.arange(len(owner)) - first[owner]
+        width = int(np.diff(first).max())
+        scores = np.full((self.users, width), -np.inf)
+        rows = np.full((self.users, width), -1, dtype=np.int64)
+        scores[owner, col] = self.scores
+        rows[owner, col] = self.codes % self.n_items
+        kept = min(n, width)
+        part = np.argpartition(-scores, kept - 1, axis=1)[:, :kept] if kept < width else None
+        if part is not None:
+            scores = np.take_along_axis(scores, part, axis=1)
+            rows = np.take_along_axis(rows, part, axis=1)
+        order = np.lexsort((np.where(rows >= 0, rows, np.iinfo(np.int64).max), -scores), axis=1)
+        best = np.take_along_axis(rows, order, axis=1)
+        return np.pad(best, ((0, 0), (0, n - kept)), constant_values=-1)
