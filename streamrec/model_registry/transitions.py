@@ -15,7 +15,7 @@ which counts both directions, 0.116.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -44,13 +44,7 @@ def fit_transitions(
             row = item_index[e.item_id] - 1
             if not seq or seq[-1] != row:
                 seq.append(row)
-    pairs = [np.zeros(0, np.int64)]
-    for seq in histories.values():
-        ids = np.asarray(seq, dtype=np.int64)
-        for offset in range(1, min(window, len(ids) - 1) + 1):
-            a, b = ids[:-offset], ids[offset:]
-            pairs.append((a * n_items + b)[a != b])
-    codes, counts = np.unique(np.concatenate(pairs), return_counts=True)
+    codes, counts = _pair_counts(histories.values(), n_items, window)
     source, target = codes // n_items, codes % n_items
     totals = np.bincount(source, weights=counts, minlength=n_items)
     weights = counts / np.power(np.maximum(totals[source], 1.0), ALPHA)
@@ -64,3 +58,32 @@ def fit_transitions(
     return ItemTransitions(
         indptr.astype(np.int32), target.astype(np.int32), weights.astype(np.float32)
     )
+
+
+CHUNK_PAIRS = 4_000_000
+"""Pairs collected before they are counted: memory stays in proportion to the distinct
+pairs, not to events x window (a 10M-event log would otherwise hold 200M codes)."""
+
+
+def _pair_counts(
+    histories: Iterable[list[int]], n_items: int, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct ``a * n_items + b`` codes of (item, later item) pairs at most
+    ``window`` positions apart in one history, and how often each occurs."""
+    counted: list[tuple[np.ndarray, np.ndarray]] = []
+    pending: list[np.ndarray] = []
+    size = 0
+    for seq in histories:
+        ids = np.asarray(seq, dtype=np.int64)
+        for offset in range(1, min(window, len(ids) - 1) + 1):
+            a, b = ids[:-offset], ids[offset:]
+            pending.append((a * n_items + b)[a != b])
+            size += len(pending[-1])
+        if size >= CHUNK_PAIRS:
+            counted.append(np.unique(np.concatenate(pending), return_counts=True))
+            pending, size = [], 0
+    counted.append(np.unique(np.concatenate([np.zeros(0, np.int64), *pending]), return_counts=True))
+    codes = np.concatenate([c for c, _ in counted])
+    counts = np.concatenate([n for _, n in counted])
+    unique, inverse = np.unique(codes, return_inverse=True)
+    return unique, np.bincount(inverse, weights=counts, minlength=len(unique))

@@ -99,8 +99,9 @@ class UserTransitions:
         if len(self.codes) == 0 or n == 0:
             return np.full((self.users, n), -1, dtype=np.int64)
         # Each user's entries laid out in one padded row (codes are sorted, so a user's
-        # rows ascend along it), then a partial sort per row: a full sort of every entry
-        # cost as much as the rest of the transition scoring together.
+        # rows ascend along it); the n-th best score per row splits it, and ties at that
+        # score go to the lower rows. A full sort of every entry cost as much as the rest
+        # of the transition scoring together.
         owner = self.codes // self.n_items
         first = np.searchsorted(owner, np.arange(self.users + 1))
         col = np.arange(len(owner)) - first[owner]
@@ -109,11 +110,14 @@ class UserTransitions:
         rows = np.full((self.users, width), -1, dtype=np.int64)
         scores[owner, col] = self.scores
         rows[owner, col] = self.codes % self.n_items
-        kept = min(n, width)
-        part = np.argpartition(-scores, kept - 1, axis=1)[:, :kept] if kept < width else None
-        if part is not None:
-            scores = np.take_along_axis(scores, part, axis=1)
-            rows = np.take_along_axis(rows, part, axis=1)
+        if n < width:
+            threshold = -np.partition(-scores, n - 1, axis=1)[:, n - 1 : n]
+            above = scores > threshold
+            tied = scores == threshold
+            room = n - above.sum(axis=1, keepdims=True)
+            chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+            scores = np.where(chosen, scores, -np.inf)
+            rows = np.where(chosen, rows, -1)
         order = np.lexsort((np.where(rows >= 0, rows, np.iinfo(np.int64).max), -scores), axis=1)
-        best = np.take_along_axis(rows, order, axis=1)
-        return np.pad(best, ((0, 0), (0, n - kept)), constant_values=-1)
+        best = np.take_along_axis(rows, order, axis=1)[:, :n]
+        return np.pad(best, ((0, 0), (0, n - best.shape[1])), constant_values=-1)

@@ -50,3 +50,17 @@ def test_each_row_keeps_its_best_neighbours() -> None:
     row = _row(fitted, index, "i0")
     assert list(row) == ["i1", "i2"]  # i1 twice; i2 and i3 once each, the lower row kept
     assert np.diff(fitted.indptr).max() <= 2
+
+
+def test_counting_in_chunks_gives_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamrec.model_registry.transitions as transitions
+
+    rng = np.random.default_rng(5)
+    index = {f"i{n}": n + 1 for n in range(30)}
+    rows = [(f"u{rng.integers(12)}", f"i{rng.integers(30)}", "view") for _ in range(400)]
+    whole = fit_transitions(_events(rows), index)
+    monkeypatch.setattr(transitions, "CHUNK_PAIRS", 7)
+    chunked = fit_transitions(_events(rows), index)
+    np.testing.assert_array_equal(whole.indptr, chunked.indptr)
+    np.testing.assert_array_equal(whole.indices, chunked.indices)
+    np.testing.assert_allclose(whole.weights, chunked.weights)

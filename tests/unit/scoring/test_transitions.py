@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from streamrec.scoring.transitions import QUERY_DECAY, QUERY_ITEMS, ItemTransitions
+from streamrec.scoring.transitions import CANDIDATES, QUERY_DECAY, QUERY_ITEMS, ItemTransitions
 
 
 def _random_rows(rng: np.random.Generator, n_items: int, per_row: int) -> ItemTransitions:
@@ -64,3 +64,21 @@ def test_invalid_rows_are_named() -> None:
     assert "weights" in (bad_weight.problem(2) or "")
     backwards = ItemTransitions(np.array([0, 1, 0, 1], np.int32), good.indices, good.weights)
     assert "decreases" in (backwards.problem(3) or "")
+
+
+def test_ties_at_the_cut_go_to_the_lower_rows() -> None:
+    # Weights of 1, 2 or 3 and one history item per user: most cuts fall inside a tie.
+    rng = np.random.default_rng(4)
+    n_items = 400
+    lengths = rng.integers(0, 150, n_items)
+    indices = np.concatenate([rng.choice(n_items, size=k, replace=False) for k in lengths])
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    weights = rng.integers(1, 4, len(indices)).astype(np.float32)
+    rows = ItemTransitions(indptr, indices.astype(np.int32), weights)
+    history = rng.integers(0, n_items, (64, 1))
+    top = rows.for_users(history).top(CANDIDATES)
+    for user, (item,) in enumerate(history):
+        span = slice(indptr[item], indptr[item + 1])
+        leads = dict(zip(indices[span].tolist(), weights[span].tolist(), strict=True))
+        expected = sorted(leads, key=lambda row: (-leads[row], row))[:CANDIDATES]
+        assert top[user][top[user] >= 0].tolist() == expected
