@@ -65,6 +65,10 @@ def test_online_recall_equals_offline_on_a_real_log(
     fitted = fit(check.past, categories, TRAIN)
     package = build_package(fitted.artifacts, unique_name, "1", {}, created_ms=1)
     model = load_package(package, default_spec(TRAIN.half_life_ms))
+    # The default model's scoring, transition rows included, is what the job must match.
+    scoring = model.manifest.feature_spec.scoring
+    assert scoring is not None and model.transitions is not None
+    assert "transition" in {term for term, _ in scoring.blend}
 
     topics = JobTopics(unique_name)
     job_id = submit_job(
