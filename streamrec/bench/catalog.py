@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,17 +64,26 @@ class Catalog:
         return out
 
 
-def settings(n_items: int) -> tuple[SyntheticConfig, TrainConfig]:
-    return (
-        SyntheticConfig(seed=11, n_items=n_items),
-        TrainConfig(embedding_dim=64, epochs=2, full_catalog=True),
-    )
+MODEL_KINDS = ("ranker", "blend", "blend-no-transitions")
+"""The benchmark's model (two towers + ranker), or the CLI's default model (a fitted blend
+with item transitions; the generated world's repeat rate makes it the re-engagement
+blend), with or without the transitions: the last two let the drain A/B the blend's
+scoring cost."""
+
+
+def settings(n_items: int, kind: str = "ranker") -> tuple[SyntheticConfig, TrainConfig]:
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"model kind must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+    train = TrainConfig(embedding_dim=64, epochs=2, full_catalog=True)
+    if kind != "ranker":
+        train = replace(train, use_ranker=False, transitions=kind == "blend")
+    return SyntheticConfig(seed=11, n_items=n_items), train
 
 
 def load_or_build(
-    n_items: int, cache_dir: Path, progress: Callable[[str], None] = print
+    n_items: int, cache_dir: Path, progress: Callable[[str], None] = print, kind: str = "ranker"
 ) -> Catalog:
-    world, train_config = settings(n_items)
+    world, train_config = settings(n_items, kind)
     fingerprint = hashlib.sha256(
         # The package format too: a cached package of an older format no longer loads.
         json.dumps([asdict(world), asdict(train_config), TRAFFIC_EVENTS, FORMAT_VERSION]).encode()

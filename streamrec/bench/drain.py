@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from streamrec.bench.catalog import load_or_build
+from streamrec.bench.catalog import MODEL_KINDS, load_or_build
 from streamrec.bench.measure import drain_rate
 from streamrec.bench.systems import FlinkJob
 from streamrec.bench.traffic import OutputWatcher, PacedProducer
@@ -33,11 +33,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-p", "--parallelism", type=int, default=1)
     p.add_argument("--data-dir", type=Path, default=Path(".streamrec"))
     p.add_argument("--restart-taskmanager", action="store_true")
+    p.add_argument(
+        "--model", choices=MODEL_KINDS, default="ranker", help="the model the job serves"
+    )
     args = p.parse_args(argv)
     config = StackConfig.for_data_dir(args.data_dir)
     if args.restart_taskmanager:
         restart_taskmanager(config)
-    catalog = load_or_build(args.items, config.data_dir / "bench", print)
+    catalog = load_or_build(args.items, config.data_dir / "bench", print, args.model)
     name = f"drain-{uuid.uuid4().hex[:6]}"
     job = FlinkJob(config, catalog, name, parallelism=args.parallelism,
                    extra_args=shlex.split(args.job_args), label="job")  # fmt: skip
