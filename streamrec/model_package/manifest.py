@@ -218,8 +218,8 @@ class PackageManifest:
                     f"activity width {user.activity_width}, item_dense_width "
                     f"{self.item_dense_width}"
                 )
-        blend = self.feature_spec.scoring.blend if self.feature_spec.scoring else ()
-        if any(term == "transition" for term, _ in blend) and self.transition_count is None:
+        scoring = self.feature_spec.scoring
+        if scoring is not None and scoring.weighs("transition") and self.transition_count is None:
             raise InvalidManifestError(
                 "scoring.blend weighs the transition term but the package has no transitions"
             )

@@ -332,7 +332,7 @@ def _transitions_for(
 ) -> ItemTransitions | None:
     """The item transitions of ``events`` over the catalogue ``item_ids`` if ``use``'s
     blend weighs them (a model without them carries none)."""
-    if use is None or not any(term == "transition" for term, _ in use.blend):
+    if use is None or not use.weighs("transition"):
         return None
     return fit_transitions(events, {item: n + 1 for n, item in enumerate(item_ids)})
 

@@ -120,7 +120,12 @@ def gather(
             )
             extra.append(np.broadcast_to(prior, (len(batch), len(prior))))
     transitions: UserTransitions | None = None
-    if engaged is not None and _weighs(use, "transition") and model.transitions is not None:
+    if (
+        engaged is not None
+        and use is not None
+        and use.weighs("transition")
+        and model.transitions is not None
+    ):
         transitions = model.transitions.for_users(engaged.rows)
         extra.append(transitions.top(TRANSITION_CANDIDATES))
     if config.extra_rows is not None and len(config.extra_rows):
@@ -202,10 +207,6 @@ def score_batch(
     recs = [[ScoredItem(ids[row], score) for row, score in user] for user in picked]
     stages["returned"] = sum(len(r) for r in recs)
     return BatchResult(recs, stages)
-
-
-def _weighs(use: ScoringUse | None, term: str) -> bool:
-    return use is not None and any(t == term for t, _ in use.blend)
 
 
 def _prior_rows(model: LoadedModel, n: int, column: int = 1) -> np.ndarray:

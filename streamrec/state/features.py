@@ -246,12 +246,17 @@ class ScoringUse:
             raise ValueError("scoring.blend weights must be finite numbers")
         return cls(seen, reengage, tuple((t, float(w)) for t, w in blend))
 
+    def weighs(self, term: str) -> bool:
+        """Whether the blend has a weight for ``term``."""
+        return any(t == term for t, _ in self.blend)
+
     @property
     def reads_engaged(self) -> bool:
         return (
             self.seen_filter == "engaged"
             or self.reengage
-            or any(term.endswith("_light") or term == "transition" for term, _ in self.blend)
+            or self.weighs("transition")
+            or any(term.endswith("_light") for term, _ in self.blend)
         )
 
 
