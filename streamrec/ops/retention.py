@@ -121,8 +121,9 @@ def resumable(location: str) -> bool:
     return path is None or (path / "_metadata").is_file()
 
 
-def checkpoint_on_disk(config: StackConfig, job_id: str) -> RetainedCheckpoint | None:
-    """The highest-numbered complete ``chk-N`` of ``job_id`` in the stack's checkpoint dir."""
+def checkpoint_on_disk(config: StackConfig, job_id: str) -> tuple[int, RetainedCheckpoint] | None:
+    """The highest-numbered complete ``chk-N`` of ``job_id`` in the stack's checkpoint dir,
+    with its number."""
     found = []
     for directory in (FlinkService(config).checkpoint_dir / job_id).glob("chk-*"):
         match = CHECKPOINT_NAME.fullmatch(directory.name)
@@ -132,7 +133,7 @@ def checkpoint_on_disk(config: StackConfig, job_id: str) -> RetainedCheckpoint |
     if not found:
         return None
     number, directory, mtime = max(found)
-    return RetainedCheckpoint(
+    return number, RetainedCheckpoint(
         f"file:{directory}", "checkpoint", f"checkpoint {number}", int(mtime * 1000)
     )
 
@@ -141,8 +142,12 @@ def retained_checkpoint(config: StackConfig, job_id: str) -> RetainedCheckpoint 
     """What an ended job can be resumed from: its newest retained checkpoint or savepoint,
     else the savepoint or checkpoint it was itself restored from; None if there is none.
 
-    A savepoint newer than every checkpoint wins: it committed the Kafka transactions up to
-    it, so resuming from the older checkpoint would emit that stretch a second time.
+    Newest, because the Kafka transactions of every checkpoint that completed have been
+    committed: resuming from anything older would emit that stretch a second time. The
+    checkpoint directory on disk is read as well as Flink's REST statistics, which the
+    JobManager caches (``rest.cache.checkpoint-statistics.timeout``, 3 s): a checkpoint
+    that completes just before a cancel can be missing from them. An intermediate
+    savepoint commits nothing itself; resuming from it commits the transactions it holds.
     """
     try:
         latest = flink_client.latest_checkpoints(config, job_id).get("latest") or {}
@@ -150,21 +155,27 @@ def retained_checkpoint(config: StackConfig, job_id: str) -> RetainedCheckpoint 
         latest = {}
     # Checkpoints and savepoints of one job share the id counter: the higher id is newer.
     found = [
-        (int(entry.get("id") or 0), kind, entry)
+        (
+            int(entry.get("id") or 0),
+            RetainedCheckpoint(
+                str(entry["external_path"]),
+                kind,
+                f"{kind} {int(entry.get('id') or 0)}",
+                entry.get("latest_ack_timestamp"),
+            ),
+        )
         for kind, entry in (
             ("checkpoint", latest.get("completed")),
             ("savepoint", latest.get("savepoint")),
         )
         if entry and entry.get("external_path") and resumable(str(entry["external_path"]))
     ]
-    if found:
-        number, kind, entry = max(found, key=lambda f: f[0])
-        return RetainedCheckpoint(
-            str(entry["external_path"]), kind, f"{kind} {number}", entry.get("latest_ack_timestamp")
-        )
     on_disk = checkpoint_on_disk(config, job_id)
     if on_disk is not None:
-        return on_disk
+        found.append(on_disk)
+    if found:
+        # On a tie (the same checkpoint from both) the REST entry, listed first, is kept.
+        return max(found, key=lambda f: f[0])[1]
     restored = latest.get("restored") or {}
     path = restored.get("external_path")
     if path and resumable(str(path)):

@@ -71,8 +71,8 @@ def test_cancel_of_a_restarting_job_waits_for_canceled_and_names_the_checkpoint(
 def test_a_savepoint_newer_than_every_checkpoint_is_the_resume_point(
     config: StackConfig, flink: FakeFlink
 ) -> None:
-    """It committed Kafka output beyond the checkpoint: resuming from the checkpoint would
-    emit that output twice (seen on the real stack)."""
+    """The newest snapshot re-reads the least; its pending Kafka transactions are committed
+    when the job resumes from it."""
     chk = checkpoint(config, JOB, 7)
     sp = savepoint(config, "savepoint-aaaaaa-0123456789ab")
     stats = completed(f"file:{chk}", 7)
@@ -86,6 +86,27 @@ def test_a_savepoint_newer_than_every_checkpoint_is_the_resume_point(
     flink.add(FakeJob("d" * 32, "rec2", "RUNNING", checkpoints=stats))
     resume = retention.cancel(config, "rec2", tick=no_tick).resume_from
     assert resume is not None and resume.path == f"file:{chk}"
+
+
+def test_a_checkpoint_on_disk_newer_than_the_cached_statistics_is_the_resume_point(
+    config: StackConfig, flink: FakeFlink
+) -> None:
+    """Flink's REST statistics are cached for 3 s: a checkpoint that completed (and
+    committed its Kafka output) just before the cancel can be missing from them. Resuming
+    from the savepoint they name would emit that output twice (seen on the real stack)."""
+    older = checkpoint(config, JOB, 7)
+    sp = savepoint(config, "savepoint-aaaaaa-0123456789ab")
+    newest = checkpoint(config, JOB, 9)
+    stats = completed(f"file:{older}", 7)
+    stats["latest"]["savepoint"] = {"id": 8, "external_path": f"file:{sp}"}
+    flink.add(FakeJob(JOB, "rec", "RUNNING", checkpoints=stats))
+    resume = retention.cancel(config, "rec", tick=no_tick).resume_from
+    assert resume is not None
+    assert (resume.path, resume.kind, resume.what) == (
+        f"file:{newest}",
+        "checkpoint",
+        "checkpoint 9",
+    )
 
 
 def test_cancel_falls_back_to_the_newest_complete_checkpoint_on_disk(
