@@ -12,15 +12,22 @@ plus the truth (distinct items engaged with after the cut, minus the user's
   n-th last engagement on are held out; everything else, including other users' later
   events, is training data (the usual leave-out leakage, the reason the temporal split
   is reported too).
+- ``rolling``: the temporal split repeated at several origins (rolling-origin
+  evaluation): the log ends at its last event, then where the previous split's future
+  began, and so on, so the futures are consecutive and do not overlap. On a ratings log
+  a single temporal split evaluates 20-30 users and one user's hits move Recall@20 by
+  a tenth; pooled over six origins it evaluates about 120.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from streamrec.contracts.event import Event
+from streamrec.model_registry.errors import DataError
 from streamrec.model_registry.evaluate import EvalSet, build_eval_set, is_engagement
 from streamrec.model_registry.examples import fold, split_by_time
 from streamrec.state.features import DEFAULT_HALF_LIFE_MS
@@ -85,3 +92,30 @@ def leave_last_case(
 def recent_start(train_events: Sequence[Event]) -> int:
     """ts from which the newest RECENT_SHARE of ``train_events`` lie."""
     return train_events[int(len(train_events) * (1.0 - RECENT_SHARE))].ts
+
+
+def rolling_cases(
+    events: Sequence[Event],
+    item_categories: Mapping[str, str],
+    origins: int,
+    future_fraction: float = 0.15,
+    half_life_ms: int = DEFAULT_HALF_LIFE_MS,
+) -> list[EvalCase]:
+    """``origins`` temporal cases, newest first: the k-th on the events before the k-th
+    cut (the log itself for k = 0), each holding out its newest ``future_fraction``.
+
+    An origin too short to cut again ends the list (split_by_time's DataError)."""
+    if origins < 1:
+        raise ValueError(f"origins must be at least 1, got {origins}")
+    cases: list[EvalCase] = []
+    remaining = list(events)
+    for k in range(origins):
+        try:
+            case = temporal_case(remaining, item_categories, future_fraction, half_life_ms)
+        except DataError:
+            if not cases:
+                raise
+            break
+        cases.append(dataclasses.replace(case, protocol=f"temporal@{k}"))
+        remaining = case.train_events
+    return cases

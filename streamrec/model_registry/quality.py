@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streamrec.contracts.event import Event
 from streamrec.model_package.package import build_package, load_package
 from streamrec.model_registry.comparison import compare
+from streamrec.model_registry.errors import DataError
 from streamrec.model_registry.evaluate import KS
 from streamrec.model_registry.protocols import EvalCase, leave_last_case, temporal_case
 from streamrec.model_registry.train import TrainConfig, fit, flat_metrics
 from streamrec.state.features import ScoringUse
 
 PROTOCOLS: tuple[str, ...] = ("temporal", "leave_last")
+"""The protocols ``streamrec model evaluate`` runs by default; ``rolling`` is asked for."""
 
 
 @dataclass
@@ -37,6 +39,8 @@ class ProtocolReport:
     """How the model's scoring uses the engaged-item history (decided in training)."""
     facts: dict[str, float] = field(default_factory=dict)
     """What training measured to decide it (repeat rate, inner-split Recall@20)."""
+    origins: list[ProtocolReport] = field(default_factory=list)
+    """A pooled rolling report's per-origin reports, newest first (``pool``)."""
 
     def metrics(self) -> dict[str, float]:
         """Flat names for MLflow: the model's unprefixed, baselines as pop_/cooc_/..."""
@@ -51,6 +55,10 @@ class ProtocolReport:
                 **self.facts,
             }
         )
+        for k, origin in enumerate(self.origins):
+            out[f"origin{k}_eval_users"] = float(origin.users)
+            for method, values in origin.table.items():
+                out[f"origin{k}_{method}_recall_at_20"] = values["recall_at_20"]
         if self.scoring is not None:
             out["scoring_whole_history_filter"] = float(self.scoring.seen_filter == "engaged")
             out["scoring_reengage"] = float(self.scoring.reengage)
@@ -117,6 +125,57 @@ def measure(
         fitted.artifacts.feature_spec.scoring,
         facts,
     )
+
+
+def pool(reports: Sequence[ProtocolReport]) -> ProtocolReport:
+    """One report over several origins' (``reports``, newest first): every metric averaged
+    over all evaluated (user, origin) pairs, i.e. weighted by each origin's users. The
+    model facts (scoring use, package, training events) are the newest origin's, the
+    model trained on the most data; training time is the sum."""
+    if not reports:
+        raise ValueError("nothing to pool")
+    users = sum(r.users for r in reports)
+    table = {
+        method: {
+            metric: sum(r.table[method][metric] * r.users for r in reports) / max(users, 1)
+            for metric in values
+        }
+        for method, values in reports[0].table.items()
+    }
+    newest = reports[0]
+    return dataclasses.replace(
+        newest,
+        protocol=f"rolling_{len(reports)}",
+        users=users,
+        interactions=sum(r.interactions for r in reports),
+        table=table,
+        train_s=sum(r.train_s for r in reports),
+        origins=list(reports),
+    )
+
+
+def measure_rolling(
+    cases: Sequence[EvalCase],
+    item_categories: Mapping[str, str],
+    config: TrainConfig,
+    newest: ProtocolReport | None = None,
+    on_origin: Callable[[int, EvalCase, ProtocolReport | None], None] | None = None,
+) -> ProtocolReport:
+    """``measure`` at each origin of ``protocols.rolling_cases``, pooled. ``newest``: the
+    temporal split's report, when already measured (it is origin 0). An origin without a
+    user to evaluate is skipped (``on_origin`` is told with None)."""
+    reports = []
+    for k, case in enumerate(cases):
+        report = None
+        if case.eval_set.users:
+            reuse = newest if k == 0 and newest is not None else None
+            report = reuse or measure(case, item_categories, config)
+            reports.append(report)
+        if on_origin is not None:
+            on_origin(k, case, report)
+    if not reports:
+        raise DataError("no origin of the rolling protocol has a user to evaluate")
+    return pool(reports)
 
 
 def markdown(report: ProtocolReport, ks: Sequence[int] = KS) -> str:

@@ -128,3 +128,40 @@ def test_evaluate_prints_both_protocols_and_logs_the_same_numbers(tmp_path, movi
 def test_evaluate_without_a_log_says_what_to_give() -> None:
     out = CliRunner().invoke(model, ["evaluate", "--no-mlflow"])
     assert out.exit_code != 0 and "give a log" in out.output
+
+
+def test_evaluate_rolling_pools_its_origins_and_reuses_the_temporal_split(tmp_path) -> None:
+    # Users take turns (unlike the `movielens` fixture's one user after another), so every
+    # origin's cut finds users with a past and a future.
+    lines = [
+        f"{u}\t{(u % 2) * 30 + (u * 7 + n * 2) % 30}\t4\t{880000000 + (n * 60 + u) * 600}"
+        for n in range(12)
+        for u in range(60)
+    ]
+    log = tmp_path / "u.data"
+    log.write_text("\n".join(lines) + "\n")
+    uri = f"sqlite:///{tmp_path / 'quality.db'}"
+    args = ["evaluate", "--movielens", str(log), "--epochs", "1", "--tracking-uri", uri]
+    out = CliRunner().invoke(
+        model, [*args, "--protocol", "temporal", "--protocol", "rolling", "--origins", "2"]
+    )
+    assert out.exit_code == 0, out.output
+    origins = [line for line in out.output.splitlines() if line.startswith("origin ")]
+    assert [line.split(":")[0] for line in origins] == ["origin 0", "origin 1"]
+    assert "u.data / rolling_2 (temporal, pooled over 2 origins):" in out.output
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["streamrec-quality"], output_format="list")
+    by_name = {r.info.run_name: r.data.metrics for r in runs}
+    assert sorted(by_name) == ["u.data/rolling_2", "u.data/temporal"]
+    rolling, temporal = by_name["u.data/rolling_2"], by_name["u.data/temporal"]
+    # Origin 0 is the temporal split itself, measured once.
+    assert rolling["origin0_model_recall_at_20"] == temporal["recall_at_20"]
+    assert rolling["origin0_eval_users"] == temporal["eval_users"]
+    users = rolling["origin0_eval_users"] + rolling["origin1_eval_users"]
+    assert rolling["eval_users"] == users and rolling["origin1_eval_users"] > 0
+    pooled = (
+        rolling["origin0_model_recall_at_20"] * rolling["origin0_eval_users"]
+        + rolling["origin1_model_recall_at_20"] * rolling["origin1_eval_users"]
+    ) / users
+    assert abs(rolling["recall_at_20"] - pooled) < 1e-9
