@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streamrec.scoring.codes import find
 from streamrec.state.features import ENGAGED_ITEMS_CAP, UserFeatures, aligned_counts
 
 
@@ -63,10 +64,7 @@ class EngagedRows:
         users = np.arange(batch, dtype=np.int64)[:, None]
         codes = np.where(self.rows >= 0, users * self.n_items + self.rows, -1).reshape(-1)
         order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        wanted = (users * self.n_items + np.maximum(candidates, 0)).reshape(-1)
-        at = np.minimum(np.searchsorted(sorted_codes, wanted), len(sorted_codes) - 1)
-        found = (sorted_codes[at] == wanted) & (candidates.reshape(-1) >= 0)
+        at, found = find(codes[order], self.n_items, candidates)
         positions = np.where(found, order[at] % width, -1)
         return positions.reshape(candidates.shape)
 

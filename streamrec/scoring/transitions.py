@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streamrec.scoring.codes import find
+
 QUERY_ITEMS = 20
 """The user's newest engaged items that query the transition rows."""
 QUERY_DECAY = 0.9
@@ -87,10 +89,7 @@ class UserTransitions:
         """float64 [B, C]: each candidate's transition score, 0 where it has none."""
         if len(self.codes) == 0 or candidates.size == 0:
             return np.zeros(candidates.shape, dtype=np.float64)
-        users = np.arange(len(candidates), dtype=np.int64)[:, None]
-        wanted = (users * self.n_items + np.maximum(candidates, 0)).reshape(-1)
-        at = np.minimum(np.searchsorted(self.codes, wanted), len(self.codes) - 1)
-        found = (self.codes[at] == wanted) & (candidates.reshape(-1) >= 0)
+        at, found = find(self.codes, self.n_items, candidates)
         return np.where(found, self.scores[at], 0.0).reshape(candidates.shape)
 
     def top(self, n: int) -> np.ndarray:
