@@ -266,8 +266,8 @@ def export_serving_log(bootstrap_servers: str, topic: str, out: Path, timeout_s:
     "protocols",
     type=click.Choice(["temporal", "leave_last", "rolling"]),
     multiple=True,
-    help="Repeatable; default temporal and leave_last. rolling: the temporal split at "
-    "--origins consecutive origins, pooled (one model trained per origin).",
+    help="Repeatable; default all three. rolling: the temporal split at --origins "
+    "consecutive origins, pooled (one model trained per origin).",
 )
 @click.option("--leave-out", default=5, show_default=True, help="N of leave-last-N-out.")
 @click.option(

@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from streamrec.contracts.event import Event
 from streamrec.model_package.package import build_package, load_package
 from streamrec.model_registry.comparison import compare
-from streamrec.model_registry.errors import DataError
 from streamrec.model_registry.evaluate import KS
 from streamrec.model_registry.protocols import EvalCase, leave_last_case, temporal_case
 from streamrec.model_registry.train import TrainConfig, fit, flat_metrics
 from streamrec.state.features import ScoringUse
 
-PROTOCOLS: tuple[str, ...] = ("temporal", "leave_last")
-"""The protocols ``streamrec model evaluate`` runs by default; ``rolling`` is asked for."""
+PROTOCOLS: tuple[str, ...] = ("temporal", "leave_last", "rolling")
 
 
 @dataclass
@@ -173,8 +171,8 @@ def measure_rolling(
             reports.append(report)
         if on_origin is not None:
             on_origin(k, case, report)
-    if not reports:
-        raise DataError("no origin of the rolling protocol has a user to evaluate")
+    if not reports:  # nobody to evaluate anywhere: report origin 0 as temporal would
+        reports = [newest or measure(cases[0], item_categories, config)]
     return pool(reports)
 
 

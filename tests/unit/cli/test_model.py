@@ -1,3 +1,5 @@
+import re
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -111,14 +113,16 @@ def test_evaluate_prints_both_protocols_and_logs_the_same_numbers(tmp_path, movi
         ["evaluate", "--movielens", str(movielens), "--epochs", "1", "--tracking-uri", uri],
     )
     assert out.exit_code == 0, out.output
-    for protocol in ("temporal", "leave_last_5"):
-        assert f"u.data / {protocol}:" in out.output
+    for protocol in ("temporal", "leave_last_5", "rolling_"):
+        assert f"u.data / {protocol}" in out.output
     for method in ("model", "popularity", "recent_popularity", "cooccurrence"):
         assert f"| {method} |" in out.output
     import mlflow
 
     runs = mlflow.search_runs(experiment_names=["streamrec-quality"], output_format="list")
-    assert sorted(r.info.run_name for r in runs) == ["u.data/leave_last_5", "u.data/temporal"]
+    names = sorted(r.info.run_name for r in runs)
+    assert names[0] == "u.data/leave_last_5" and names[2] == "u.data/temporal"
+    assert re.fullmatch(r"u\.data/rolling_[1-6]", names[1]), names
     temporal = next(r for r in runs if r.info.run_name == "u.data/temporal")
     row = next(line for line in out.output.splitlines() if line.startswith("| model |"))
     assert f"{temporal.data.metrics['recall_at_20']:.4f}" in row  # the printed model row
