@@ -12,6 +12,7 @@ import click
 from streamrec.cli.errors import user_errors
 from streamrec.cli.model_sources import (
     DataSource,
+    blend_origins_option,
     engaged_history_option,
     load_source,
     source_options,
@@ -133,6 +134,7 @@ def generate(
 )
 @engaged_history_option
 @transitions_option
+@blend_origins_option
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the package here."
 )
@@ -153,6 +155,7 @@ def train(
     ranker: bool,
     engaged_history: bool,
     transitions: bool,
+    blend_origins: int,
     out: Path | None,
     serving_log: Path | None,
 ) -> None:
@@ -187,6 +190,7 @@ def train(
         use_ranker=ranker,
         engaged_history=engaged_history,
         transitions=transitions,
+        blend_origins=blend_origins,
     )
     if logged is not None:  # the fold the job served with, or the model would not load
         config = dataclasses.replace(config, half_life_ms=logged.spec.half_life_ms)
@@ -281,6 +285,7 @@ def export_serving_log(bootstrap_servers: str, topic: str, out: Path, timeout_s:
 @click.option("--ranker/--no-ranker", default=False, show_default=True)
 @engaged_history_option
 @transitions_option
+@blend_origins_option
 @tracking_option
 @click.option("--no-mlflow", is_flag=True, help="Print the tables only.")
 @user_errors
@@ -293,6 +298,7 @@ def evaluate(
     ranker: bool,
     engaged_history: bool,
     transitions: bool,
+    blend_origins: int,
     tracking_uri: str,
     no_mlflow: bool,
 ) -> None:
@@ -322,6 +328,7 @@ def evaluate(
         use_ranker=ranker,
         engaged_history=engaged_history,
         transitions=transitions,
+        blend_origins=blend_origins,
     )
     click.echo(f"{name}: {len(events)} events, {len({e.user_id for e in events})} users")
     temporal_report = None  # the rolling protocol's newest origin is this same split

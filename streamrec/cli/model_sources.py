@@ -29,6 +29,16 @@ transitions_option = click.option(
     "off: the previous release's blend.",
 )
 
+blend_origins_option = click.option(
+    "--blend-origins",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many inner temporal splits (consecutive origins) fit the score "
+    "blend, pooled, added until they hold 100 users; each trains the towers once more. "
+    "1: the newest inner split alone.",
+)
+
 # streamrec.datasets.catalog.LOGS without importing it (a unit test keeps them equal).
 LOG_NAMES = ("movielens-2016", "movielens-small", "online-retail", "online-retail-slice", "taobao")
 

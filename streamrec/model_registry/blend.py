@@ -7,8 +7,10 @@ Two decisions, both made on the training events alone:
   filtered as seen; on an e-commerce log a quarter of the engagements are repeats
   (Taobao: 0.24), so the user's own history becomes a candidate source.
 - ``fit_blend``: the weights of the candidate score (scoring.ranking.blend_terms), fitted
-  on an inner split of the training events cut like the evaluation's, with towers trained
-  on its past only (a retrieval score fitted on the inner future would claim its labels).
+  on inner splits of the training events cut like the evaluation's, with towers trained
+  on each one's past only (a retrieval score fitted on the inner future would claim its
+  labels). A temporal inner split is taken at several consecutive origins and their
+  users pooled (TrainConfig.blend_origins): one holds only 8-20 users on a ratings log.
   The blend is kept unless the retrieval score alone beats it on that inner split by
   more than the split's noise (``keeps_blend``).
 """
@@ -91,16 +93,23 @@ class BlendFit:
     """The same with the retrieval score alone (the same candidates and filter)."""
 
 
-def fit_blend(model: LoadedModel, inner: EvalCase, use: ScoringUse) -> BlendFit:
-    """Fit ``use``'s blend weights on ``inner`` with ``model`` (towers trained on
-    ``inner.train_events`` only): a softmax over each user's kept candidates, with the
-    user's inner-future items as the positives."""
-    from scipy.optimize import minimize
+@dataclass
+class _InnerTerms:
+    """One inner split's candidates and terms under ``use``, and its labels."""
 
+    found: Candidates
+    x: np.ndarray
+    """float64 [U, C, T]: the blend's terms per candidate."""
+    labels: np.ndarray
+    """bool [U, C]: kept candidates the user engaged with in the inner future."""
+    ids: Sequence[str]
+    truth: Sequence[set[str]]
+
+
+def _inner_terms(model: LoadedModel, inner: EvalCase, use: ScoringUse) -> _InnerTerms:
     features, truth = inner.eval_set.features, inner.eval_set.truth
     found = gather(model, features, ScoringConfig(), use)
-    terms = [name for name, _ in use.blend]
-    x = np.stack([found.terms[t] for t in terms], axis=2).astype(np.float64)  # [U, C, T]
+    x = np.stack([found.terms[t] for t, _ in use.blend], axis=2).astype(np.float64)
     ids = model.item_ids
     labels = (
         np.array(
@@ -112,8 +121,32 @@ def fit_blend(model: LoadedModel, inner: EvalCase, use: ScoringUse) -> BlendFit:
         )
         & found.keep
     )
-    users = labels.any(axis=1)
-    x, keep, labels = x[users], found.keep[users], labels[users]
+    return _InnerTerms(found, x, labels, ids, truth)
+
+
+def _stacked(inners: Sequence[_InnerTerms]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, keep, labels) of every inner split's users with a positive, candidates padded
+    to the widest split (padding is not kept)."""
+    width = max(i.x.shape[1] for i in inners)
+    xs, keeps, labels = [], [], []
+    for inner in inners:
+        users = inner.labels.any(axis=1)
+        pad = width - inner.x.shape[1]
+        xs.append(np.pad(inner.x[users], ((0, 0), (0, pad), (0, 0))))
+        keeps.append(np.pad(inner.found.keep[users], ((0, 0), (0, pad))))
+        labels.append(np.pad(inner.labels[users], ((0, 0), (0, pad))))
+    return np.concatenate(xs), np.concatenate(keeps), np.concatenate(labels)
+
+
+def fit_blend(splits: Sequence[tuple[LoadedModel, EvalCase]], use: ScoringUse) -> BlendFit:
+    """Fit ``use``'s blend weights on the inner ``splits`` (each a case and a model whose
+    towers were trained on its training events only), pooled: a softmax over each user's
+    kept candidates, with the user's inner-future items as the positives."""
+    from scipy.optimize import minimize
+
+    inners = [_inner_terms(model, case, use) for model, case in splits]
+    terms = [name for name, _ in use.blend]
+    x, keep, labels = _stacked(inners)
     target = labels / np.maximum(labels.sum(axis=1, keepdims=True), 1)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -136,8 +169,8 @@ def fit_blend(model: LoadedModel, inner: EvalCase, use: ScoringUse) -> BlendFit:
         tuple((t, float(w)) for t, w in zip(terms, weights, strict=True)),
     )
     alone = ScoringUse(use.seen_filter, use.reengage, (("retrieval", 1.0),))
-    blended = _recall_at_20(found, fitted, ids, truth)
-    plain = _recall_at_20(found, alone, ids, truth)
+    blended = np.concatenate([_recall_at_20(i.found, fitted, i.ids, i.truth) for i in inners])
+    plain = np.concatenate([_recall_at_20(i.found, alone, i.ids, i.truth) for i in inners])
     if keeps_blend(blended, plain):
         return BlendFit(fitted, float(blended.mean()), float(plain.mean()))
     # The history's filter and candidates stay; the score is retrieval's alone.

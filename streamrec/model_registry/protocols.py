@@ -22,8 +22,9 @@ plus the truth (distinct items engaged with after the cut, minus the user's
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from streamrec.contracts.event import Event
@@ -94,6 +95,30 @@ def recent_start(train_events: Sequence[Event]) -> int:
     return train_events[int(len(train_events) * (1.0 - RECENT_SHARE))].ts
 
 
+def rolling_origins(
+    events: Sequence[Event],
+    item_categories: Mapping[str, str],
+    future_fraction: float = 0.15,
+    half_life_ms: int = DEFAULT_HALF_LIFE_MS,
+) -> Iterator[EvalCase]:
+    """Temporal cases, newest first, as many as the log allows: the k-th on the events
+    before the k-th cut (the log itself for k = 0), each holding out its newest
+    ``future_fraction``. Lazy, since each case folds every user's features.
+
+    The first raises DataError if the log cannot be cut at all; later ones end the
+    iteration where the remaining events are too few to cut again."""
+    remaining = list(events)
+    for k in itertools.count():
+        try:
+            case = temporal_case(remaining, item_categories, future_fraction, half_life_ms)
+        except DataError:
+            if k == 0:
+                raise
+            return
+        yield dataclasses.replace(case, protocol=f"temporal@{k}")
+        remaining = case.train_events
+
+
 def rolling_cases(
     events: Sequence[Event],
     item_categories: Mapping[str, str],
@@ -101,21 +126,8 @@ def rolling_cases(
     future_fraction: float = 0.15,
     half_life_ms: int = DEFAULT_HALF_LIFE_MS,
 ) -> list[EvalCase]:
-    """``origins`` temporal cases, newest first: the k-th on the events before the k-th
-    cut (the log itself for k = 0), each holding out its newest ``future_fraction``.
-
-    An origin too short to cut again ends the list (split_by_time's DataError)."""
+    """The first ``origins`` of ``rolling_origins`` (fewer where the log runs out)."""
     if origins < 1:
         raise ValueError(f"origins must be at least 1, got {origins}")
-    cases: list[EvalCase] = []
-    remaining = list(events)
-    for k in range(origins):
-        try:
-            case = temporal_case(remaining, item_categories, future_fraction, half_life_ms)
-        except DataError:
-            if not cases:
-                raise
-            break
-        cases.append(dataclasses.replace(case, protocol=f"temporal@{k}"))
-        remaining = case.train_events
-    return cases
+    cases = rolling_origins(events, item_categories, future_fraction, half_life_ms)
+    return list(itertools.islice(cases, origins))

@@ -15,6 +15,7 @@ from streamrec.model_registry.blend import (
     scoring_use,
 )
 from streamrec.model_registry.examples import fold
+from streamrec.model_registry.protocols import rolling_cases
 from streamrec.model_registry.synthetic import GeneratedData
 from streamrec.model_registry.train import fit
 from streamrec.scoring.pipeline import ScoringConfig, score_batch
@@ -104,3 +105,19 @@ def test_without_transitions_the_blend_and_the_package_leave_them_out(
     assert scoring is not None and "transition" not in {t for t, _ in scoring.blend}
     assert fitted.artifacts.transitions is None
     assert read_manifest(build_package(fitted.artifacts, "m", "1", {})).transition_count is None
+
+
+def test_the_blend_is_fitted_on_every_inner_origin_it_is_given(small_data: GeneratedData) -> None:
+    """blend_origins pools the users of up to that many consecutive inner temporal splits,
+    and stops adding them once they hold blend_inner_users."""
+    cases = rolling_cases(small_data.events, small_data.item_categories, 2)
+    newest, both = len(cases[0].eval_set.users), sum(len(c.eval_set.users) for c in cases)
+    users = {}
+    for origins, enough in ((1, 10**9), (2, 10**9), (2, newest)):
+        config = dataclasses.replace(
+            SMALL_TRAIN, use_ranker=False, blend_origins=origins, blend_inner_users=enough
+        )
+        fitted = fit(small_data.events, small_data.item_categories, config)
+        users[origins, enough] = fitted.artifacts.params["blend_inner_users"]
+    assert users == {(1, 10**9): newest, (2, 10**9): both, (2, newest): newest}
+    assert both > newest
