@@ -6,6 +6,7 @@ import click
 
 from streamrec.cli.bench import bench
 from streamrec.cli.demo import demo
+from streamrec.cli.evaluate import evaluate
 from streamrec.cli.job import job
 from streamrec.cli.model import model
 from streamrec.cli.online_check import online_check
@@ -20,6 +21,7 @@ def cli() -> None:
 
 
 cli.add_command(stack)
+model.add_command(evaluate)
 model.add_command(online_check)
 cli.add_command(model)
 cli.add_command(demo)

@@ -4,6 +4,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from streamrec.cli.main import cli
 from streamrec.cli.model import model
 from streamrec.model_package.artifact_fetch import ArtifactFetcher
 from streamrec.model_package.signing import load_public_key, trusted_keys, verify, write_key_pair
@@ -108,10 +109,8 @@ def test_user_mistake_is_one_line(tmp_path, movielens) -> None:
 
 def test_evaluate_prints_both_protocols_and_logs_the_same_numbers(tmp_path, movielens) -> None:
     uri = f"sqlite:///{tmp_path / 'quality.db'}"
-    out = CliRunner().invoke(
-        model,
-        ["evaluate", "--movielens", str(movielens), "--epochs", "1", "--tracking-uri", uri],
-    )
+    args = ["--movielens", str(movielens), "--epochs", "1", "--tracking-uri", uri]
+    out = CliRunner().invoke(cli, ["model", "evaluate", *args])
     assert out.exit_code == 0, out.output
     for protocol in ("temporal", "leave_last_5", "rolling_"):
         assert f"u.data / {protocol}" in out.output
@@ -130,7 +129,7 @@ def test_evaluate_prints_both_protocols_and_logs_the_same_numbers(tmp_path, movi
 
 
 def test_evaluate_without_a_log_says_what_to_give() -> None:
-    out = CliRunner().invoke(model, ["evaluate", "--no-mlflow"])
+    out = CliRunner().invoke(cli, ["model", "evaluate", "--no-mlflow"])
     assert out.exit_code != 0 and "give a log" in out.output
 
 
@@ -145,9 +144,9 @@ def test_evaluate_rolling_pools_its_origins_and_reuses_the_temporal_split(tmp_pa
     log = tmp_path / "u.data"
     log.write_text("\n".join(lines) + "\n")
     uri = f"sqlite:///{tmp_path / 'quality.db'}"
-    args = ["evaluate", "--movielens", str(log), "--epochs", "1", "--tracking-uri", uri]
+    args = ["model", "evaluate", "--movielens", str(log), "--epochs", "1", "--tracking-uri", uri]
     out = CliRunner().invoke(
-        model, [*args, "--protocol", "temporal", "--protocol", "rolling", "--origins", "2"]
+        cli, [*args, "--protocol", "temporal", "--protocol", "rolling", "--origins", "2"]
     )
     assert out.exit_code == 0, out.output
     origins = [line for line in out.output.splitlines() if line.startswith("origin ")]
