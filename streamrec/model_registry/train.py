@@ -57,7 +57,7 @@ class TrainConfig:
     """At most this many inner temporal splits (consecutive origins, protocols.rolling_origins)
     fit the blend, pooled: origins are added until their users reach blend_inner_users.
     Each trains the towers once more. One inner split of a ratings log holds 8-20 users;
-    pooling lifted the rolling protocol's Recall@20 by 4-12% there (docs/quality.md)."""
+    pooling lifted the rolling protocol's Recall@20 by 3-12% there (docs/quality.md)."""
     blend_inner_users: int = 100
     """Inner users enough to fit the blend's weights: a log whose newest inner split has
     them (Taobao: 700; the generated world: 1,500) is fitted on that split alone."""
