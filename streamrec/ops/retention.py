@@ -154,22 +154,16 @@ def retained_checkpoint(config: StackConfig, job_id: str) -> RetainedCheckpoint 
     except requests.HTTPError:
         latest = {}
     # Checkpoints and savepoints of one job share the id counter: the higher id is newer.
-    found = [
-        (
-            int(entry.get("id") or 0),
-            RetainedCheckpoint(
-                str(entry["external_path"]),
-                kind,
-                f"{kind} {int(entry.get('id') or 0)}",
-                entry.get("latest_ack_timestamp"),
-            ),
-        )
-        for kind, entry in (
-            ("checkpoint", latest.get("completed")),
-            ("savepoint", latest.get("savepoint")),
-        )
-        if entry and entry.get("external_path") and resumable(str(entry["external_path"]))
-    ]
+    found: list[tuple[int, RetainedCheckpoint]] = []
+    for kind, entry in (
+        ("checkpoint", latest.get("completed")),
+        ("savepoint", latest.get("savepoint")),
+    ):
+        path = str((entry or {}).get("external_path") or "")
+        if entry and path and resumable(path):
+            number = int(entry.get("id") or 0)
+            when = entry.get("latest_ack_timestamp")
+            found.append((number, RetainedCheckpoint(path, kind, f"{kind} {number}", when)))
     on_disk = checkpoint_on_disk(config, job_id)
     if on_disk is not None:
         found.append(on_disk)
